@@ -1,0 +1,38 @@
+# Callwerk. `make run` starts the demo, `make test` runs every test.
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHTIME   ?= 1s
+FUZZTIME    ?= 30s
+
+.PHONY: build run test test-deps bench lint fuzz clean
+
+build:
+	$(GO) build -o bin/callwerk ./cmd/callwerk
+
+run: build
+	./bin/callwerk serve -log-format console
+
+# Installs the interop tools (SIPp, baresip, tshark) when missing, starts
+# Redis and NATS when absent, then vets and runs all tests with the race
+# detector, the SIPp/baresip interop tests included.
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-deps:
+	./scripts/test-deps.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseSDP -fuzztime $(FUZZTIME) ./media/
+	$(GO) test -run '^$$' -fuzz FuzzParseDigest -fuzztime $(FUZZTIME) ./sip/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./internal/config/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,115 @@
+package config
+
+import "time"
+
+// Defaults for keys that are absent from the file (or zero in a Config built
+// in Go, see [Config.ApplyDefaults]).
+const (
+	DefaultRingTimeout = 20 * time.Second // an agent's phone rings this long, then the call goes back to the queue
+	DefaultWrapup      = 10 * time.Second // an agent stays unavailable this long after a call ends
+	DefaultRealm       = "callwerk"       // digest authentication realm for agent phones
+	DefaultSIPListen   = "127.0.0.1:5060" // HOST:PORT used for both udp and tcp when sip.listen is empty
+	DefaultHTTPListen  = "127.0.0.1:8080" // HTTP API, metrics and health checks
+	DefaultMediaAddr   = "127.0.0.1"      // relay address when media.address is empty: loopback, for the demo and tests
+	DefaultMediaPorts  = "20000-20999"    // RTP/RTCP port range of the media relay, inclusive
+	DefaultQuarantine  = 2 * time.Second  // a released port pair is not handed out again for this long
+	DefaultStore       = StoreMemory      // call and agent state in process memory
+	DefaultBus         = BusEmbedded      // in-process NATS server
+	DefaultAnswer      = AnswerImmediate  // answer mode of a number
+	DefaultNodeName    = "callwerk"       // node name when the hostname cannot be read
+)
+
+// Values of the enumerated keys.
+const (
+	StoreMemory     = "memory"    // store: state in process memory, lost on restart, single node only
+	BusEmbedded     = "embedded"  // bus: NATS server inside the process
+	AnswerImmediate = "immediate" // numbers[].answer: 200 OK at once, then greeting and music
+	AnswerEarly     = "early"     // numbers[].answer: 183 early media until an agent answers, free of charge for the caller
+	NetworkUDP      = "udp"       // sip.listen transport
+	NetworkTCP      = "tcp"       // sip.listen transport
+)
+
+// Limits enforced by [Config.Validate].
+const (
+	MinRingTimeout     = 5 * time.Second
+	MaxRingTimeout     = 120 * time.Second
+	MaxWrapup          = 10 * time.Minute
+	MaxQuarantine      = 60 * time.Second
+	MinMediaPort       = 1024
+	MaxMediaPort       = 65535
+	MinMediaPorts      = 4  // two RTP/RTCP pairs
+	MinPasswordLen     = 8  // agents[].password
+	MinPseudonymKeyLen = 16 // privacy.pseudonym_key
+)
+
+// Config is the whole configuration file of one Callwerk node.
+type Config struct {
+	Node    Node     `yaml:"node"`    // identity of this node in a cluster
+	SIP     SIP      `yaml:"sip"`     // SIP listeners and digest realm
+	Media   Media    `yaml:"media"`   // RTP relay address, ports and hold music
+	HTTP    HTTP     `yaml:"http"`    // HTTP API, metrics and health checks
+	Store   string   `yaml:"store"`   // "memory" or a redis:// / rediss:// URL; default "memory"
+	Bus     string   `yaml:"bus"`     // "embedded" or a nats:// / tls:// URL (comma-separated for a cluster); default "embedded"
+	Privacy Privacy  `yaml:"privacy"` // pseudonymisation of caller numbers in logs and events
+	Trunks  []Trunk  `yaml:"trunks"`  // carriers whose INVITEs are accepted without authentication
+	Numbers []Number `yaml:"numbers"` // dialled numbers and the queue each one feeds
+	Queues  []Queue  `yaml:"queues"`  // call queues; at least one
+	Agents  []Agent  `yaml:"agents"`  // clerks: SIP accounts of their phones and their queues
+}
+
+// Node identifies this process.
+type Node struct {
+	Name string `yaml:"name"` // unique per node, [A-Za-z0-9._-]{1,64}; default: the hostname
+}
+
+// SIP configures the signalling side.
+type SIP struct {
+	Listen []string `yaml:"listen"` // "udp:HOST:PORT" / "tcp:HOST:PORT", HOST an IP literal, port 0 = any free port; default udp and tcp on DefaultSIPListen
+	Realm  string   `yaml:"realm"`  // digest realm for agent phones; default DefaultRealm
+}
+
+// Media configures the RTP relay.
+type Media struct {
+	Address    string   `yaml:"address"`    // IP the relay binds and advertises in SDP; not 0.0.0.0 or ::; default DefaultMediaAddr
+	Ports      string   `yaml:"ports"`      // "MIN-MAX", inclusive, within 1024..65535, at least 4 ports; default DefaultMediaPorts
+	Quarantine Duration `yaml:"quarantine"` // released port pairs are not reused for this long, 0s..60s; default DefaultQuarantine (an explicit 0s in the file turns it off)
+	HoldMusic  string   `yaml:"hold_music"` // WAV file played while waiting; empty = generated music
+}
+
+// HTTP configures the HTTP server.
+type HTTP struct {
+	Listen string `yaml:"listen"` // HOST:PORT, HOST an IP literal or empty for all interfaces; default DefaultHTTPListen
+}
+
+// Privacy configures how caller numbers are pseudonymised.
+type Privacy struct {
+	PseudonymKey string `yaml:"pseudonym_key"` // HMAC key, at least 16 characters; empty = random per start, so pseudonyms change on restart
+}
+
+// Trunk is a carrier: INVITEs from its addresses are member calls and need no
+// authentication.
+type Trunk struct {
+	Name      string   `yaml:"name"`      // [a-z0-9_-]{1,32}, unique
+	Addresses []string `yaml:"addresses"` // CIDRs or bare IPs (/32, /128); at least one; must not overlap other trunks
+}
+
+// Number maps a dialled number to a queue.
+type Number struct {
+	Number string `yaml:"number"` // Request-URI user part: optional leading +, then digits, * and #; unique
+	Queue  string `yaml:"queue"`  // name of a configured queue
+	Answer string `yaml:"answer"` // "immediate" or "early"; default DefaultAnswer
+}
+
+// Queue is a call queue served by agents.
+type Queue struct {
+	Name        string   `yaml:"name"`         // [a-z0-9_-]{1,32}, unique
+	RingTimeout Duration `yaml:"ring_timeout"` // 5s..120s; default DefaultRingTimeout
+	Wrapup      Duration `yaml:"wrapup"`       // 0s..10m; default DefaultWrapup (an explicit 0s in the file means no wrap-up)
+}
+
+// Agent is a clerk with a SIP account.
+type Agent struct {
+	ID       string   `yaml:"id"`       // SIP user name, [A-Za-z0-9._-]{1,64}, unique
+	Password string   `yaml:"password"` // digest password, at least 8 characters; never logged or printed
+	Queues   []string `yaml:"queues"`   // names of configured queues; at least one
+}

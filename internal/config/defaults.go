@@ -1,0 +1,60 @@
+package config
+
+import "os"
+
+// ApplyDefaults fills every empty or zero field that has a default (see the
+// Default* constants). A zero Duration counts as unset here; [Load] keeps a
+// 0s that is written in the file.
+func (c *Config) ApplyDefaults() {
+	if c.Node.Name == "" {
+		c.Node.Name = hostname()
+	}
+	if len(c.SIP.Listen) == 0 {
+		c.SIP.Listen = []string{NetworkUDP + ":" + DefaultSIPListen, NetworkTCP + ":" + DefaultSIPListen}
+	}
+	if c.SIP.Realm == "" {
+		c.SIP.Realm = DefaultRealm
+	}
+	if c.Media.Address == "" {
+		c.Media.Address = DefaultMediaAddr
+	}
+	if c.Media.Ports == "" {
+		c.Media.Ports = DefaultMediaPorts
+	}
+	if c.Media.Quarantine == 0 {
+		c.Media.Quarantine = Duration(DefaultQuarantine)
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = DefaultHTTPListen
+	}
+	if c.Store == "" {
+		c.Store = DefaultStore
+	}
+	if c.Bus == "" {
+		c.Bus = DefaultBus
+	}
+	for i := range c.Numbers {
+		if c.Numbers[i].Answer == "" {
+			c.Numbers[i].Answer = DefaultAnswer
+		}
+	}
+	for i := range c.Queues {
+		q := &c.Queues[i]
+		if q.RingTimeout == 0 {
+			q.RingTimeout = Duration(DefaultRingTimeout)
+		}
+		if q.Wrapup == 0 {
+			q.Wrapup = Duration(DefaultWrapup)
+		}
+	}
+}
+
+// hostname returns the short host name, or DefaultNodeName if it cannot be
+// read or is not a valid node name.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || !nodeNameRE.MatchString(h) {
+		return DefaultNodeName
+	}
+	return h
+}

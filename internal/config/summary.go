@@ -1,0 +1,121 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// maxListed bounds the numbers and addresses listed per row.
+const maxListed = 4
+
+// Summary describes the configuration in one screen for `callwerk config
+// check`: node, listeners, media, store, bus, one row per queue and per trunk.
+// It never prints passwords, the pseudonym key or URL credentials.
+func (c *Config) Summary() string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")) }
+
+	row("node", c.Node.Name)
+	row("sip", strings.Join(c.SIP.Listen, " ")+", realm "+strconv.Quote(c.SIP.Realm))
+	media := c.Media.Address + ", ports " + c.Media.Ports
+	if lo, hi, err := c.Media.PortRange(); err == nil {
+		media += fmt.Sprintf(" (%d ports)", hi-lo+1)
+	}
+	media += ", quarantine " + c.Media.Quarantine.String()
+	if c.Media.HoldMusic == "" {
+		media += ", hold music generated"
+	} else {
+		media += ", hold music " + c.Media.HoldMusic
+	}
+	row("media", media)
+	row("http", c.HTTP.Listen)
+	row("agents", strconv.Itoa(len(c.Agents)))
+	row("store", redactURLs(c.Store))
+	row("bus", redactURLs(c.Bus))
+	if c.Privacy.PseudonymKey == "" {
+		row("privacy", "pseudonym key random per start (pseudonyms change on restart)")
+	} else {
+		row("privacy", "pseudonym key set")
+	}
+	tw.Flush()
+
+	b.WriteString("\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	row("queue", "ring", "wrapup", "agents", "numbers")
+	for _, q := range c.Queues {
+		agents := 0
+		for _, a := range c.Agents {
+			for _, name := range a.Queues {
+				if name == q.Name {
+					agents++
+					break
+				}
+			}
+		}
+		var numbers []string
+		for _, n := range c.Numbers {
+			if n.Queue != q.Name {
+				continue
+			}
+			if n.Answer == AnswerEarly {
+				numbers = append(numbers, n.Number+" (early)")
+			} else {
+				numbers = append(numbers, n.Number)
+			}
+		}
+		row(q.Name, q.RingTimeout.String(), q.Wrapup.String(), strconv.Itoa(agents), list(numbers))
+	}
+	tw.Flush()
+
+	b.WriteString("\n")
+	if len(c.Trunks) == 0 {
+		b.WriteString("no trunks: every INVITE must authenticate\n")
+		return b.String()
+	}
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	row("trunk", "addresses")
+	for _, t := range c.Trunks {
+		row(t.Name, list(t.Addresses))
+	}
+	tw.Flush()
+	return b.String()
+}
+
+// list joins up to maxListed items and counts the rest.
+func list(items []string) string {
+	if len(items) == 0 {
+		return "-"
+	}
+	if len(items) > maxListed {
+		return fmt.Sprintf("%s +%d more", strings.Join(items[:maxListed], ", "), len(items)-maxListed)
+	}
+	return strings.Join(items, ", ")
+}
+
+// redactURLs shows a store or bus value without credentials or query: each
+// comma-separated URL as scheme://host/path.
+func redactURLs(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = "(unparsable URL)"
+			continue
+		}
+		parts[i] = u.Scheme + "://" + u.Host + u.EscapedPath()
+		if u.User != nil {
+			parts[i] = u.Scheme + "://***@" + u.Host + u.EscapedPath()
+		}
+		if u.RawQuery != "" {
+			parts[i] += "?…"
+		}
+	}
+	return strings.Join(parts, ",")
+}

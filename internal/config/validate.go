@@ -1,0 +1,376 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// FieldError is one problem with one key. Path uses the YAML names with list
+// indexes: "agents[2].queues[0]".
+type FieldError struct {
+	Path    string // key path; empty for the document as a whole
+	Problem string // what is wrong, with the offending value where it is not secret
+}
+
+// Error returns "PATH: PROBLEM".
+func (e *FieldError) Error() string {
+	if e.Path == "" {
+		return e.Problem
+	}
+	return e.Path + ": " + e.Problem
+}
+
+var (
+	nodeNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	nameRE     = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`) // queues and trunks
+	agentIDRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	numberRE   = regexp.MustCompile(`^\+?[0-9*#]{1,32}$`)
+)
+
+// Validate checks the whole configuration, defaults already applied, and
+// returns every problem at once: errors.Join of *FieldError, nil if none.
+// It reads media.hold_music to check that the file is a readable WAV file.
+func (c *Config) Validate() error {
+	v := &validator{}
+	v.node(c.Node)
+	v.sip(c.SIP)
+	v.media(c.Media)
+	v.http(c.HTTP)
+	v.store(c.Store)
+	v.bus(c.Bus)
+	v.privacy(c.Privacy)
+	v.trunks(c.Trunks)
+	queues := v.queues(c.Queues)
+	v.numbers(c.Numbers, queues)
+	v.agents(c.Agents, queues)
+	return errors.Join(v.errs...)
+}
+
+type validator struct {
+	errs []error
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Path: path, Problem: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) node(n Node) {
+	if !nodeNameRE.MatchString(n.Name) {
+		v.add("node.name", "must be 1 to 64 letters, digits, '.', '_' or '-' (got %q)", n.Name)
+	}
+}
+
+func (v *validator) sip(s SIP) {
+	if len(s.Listen) == 0 {
+		v.add("sip.listen", "at least one listener is required")
+	}
+	seen := map[Listener]int{}
+	for i, entry := range s.Listen {
+		path := fmt.Sprintf("sip.listen[%d]", i)
+		l, err := parseListener(entry)
+		if err != nil {
+			v.add(path, "%v", err)
+			continue
+		}
+		if first, dup := seen[l]; dup && !strings.HasSuffix(l.Addr, ":0") {
+			v.add(path, "duplicate of sip.listen[%d]", first)
+			continue
+		}
+		seen[l] = i
+	}
+	switch {
+	case s.Realm == "":
+		v.add("sip.realm", "must not be empty")
+	case strings.ContainsAny(s.Realm, `"\`) || hasControl(s.Realm):
+		// The realm goes into WWW-Authenticate as a quoted string.
+		v.add("sip.realm", "must not contain quotes, backslashes or control characters")
+	}
+}
+
+func (v *validator) media(m Media) {
+	switch ip, err := netip.ParseAddr(m.Address); {
+	case m.Address == "":
+		v.add("media.address", "must be set to the IP address the relay binds and advertises in SDP")
+	case err != nil:
+		v.add("media.address", "must be an IP address (got %q)", m.Address)
+	case ip.IsUnspecified():
+		v.add("media.address", "must be a concrete IP address, not %s: it is advertised in SDP", m.Address)
+	case ip.IsMulticast():
+		v.add("media.address", "must not be a multicast address (got %s)", m.Address)
+	case ip.Zone() != "":
+		v.add("media.address", "must not carry a zone (got %s)", m.Address)
+	}
+	if _, _, err := m.PortRange(); err != nil {
+		v.add("media.ports", "%v", err)
+	}
+	if q := m.Quarantine.D(); q < 0 || q > MaxQuarantine {
+		v.add("media.quarantine", "must be between 0s and %s (got %s)", fmtLimit(MaxQuarantine), fmtDur(q))
+	}
+	if m.HoldMusic != "" {
+		if err := checkWAV(m.HoldMusic); err != nil {
+			v.add("media.hold_music", "%v", err)
+		}
+	}
+}
+
+// checkWAV checks that path is a readable regular file with a RIFF/WAVE
+// header. The player checks the audio format when it loads the file.
+func checkWAV(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("cannot use %q: %w", path, unwrapPath(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%q is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("cannot read %q: %w", path, unwrapPath(err))
+	}
+	defer f.Close()
+	var hdr [12]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[0:4]) != "RIFF" || string(hdr[8:12]) != "WAVE" {
+		return fmt.Errorf("%q is not a WAV file (no RIFF/WAVE header)", path)
+	}
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (v *validator) http(h HTTP) {
+	if _, err := parseHostPort(h.Listen, true); err != nil {
+		v.add("http.listen", "%v", err)
+	}
+}
+
+func (v *validator) store(s string) {
+	if s == StoreMemory {
+		return
+	}
+	if err := checkURL(s, "redis", "rediss"); err != nil {
+		v.add("store", "must be %q or a redis:// or rediss:// URL: %v", StoreMemory, err)
+	}
+}
+
+func (v *validator) bus(s string) {
+	if s == BusEmbedded {
+		return
+	}
+	// The NATS client takes a comma-separated list of cluster members.
+	for _, u := range strings.Split(s, ",") {
+		if err := checkURL(strings.TrimSpace(u), "nats", "tls"); err != nil {
+			v.add("bus", "must be %q or a nats:// or tls:// URL: %v", BusEmbedded, err)
+			return
+		}
+	}
+}
+
+// checkURL checks that s is an absolute URL with one of schemes and a host.
+// Its messages never repeat s: it may hold a password.
+func checkURL(s string, schemes ...string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("cannot parse it")
+	}
+	ok := false
+	for _, sc := range schemes {
+		ok = ok || u.Scheme == sc
+	}
+	switch {
+	case u.Scheme == "":
+		return errors.New("no scheme")
+	case !ok:
+		return fmt.Errorf("unsupported scheme %q", u.Scheme)
+	case u.Host == "":
+		return errors.New("no host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("bad port %q", p)
+		}
+	}
+	return nil
+}
+
+func (v *validator) privacy(p Privacy) {
+	if n := len([]rune(p.PseudonymKey)); n > 0 && n < MinPseudonymKeyLen {
+		v.add("privacy.pseudonym_key", "must be at least %d characters or empty (got %d)", MinPseudonymKeyLen, n)
+	}
+}
+
+func (v *validator) trunks(ts []Trunk) {
+	type owner struct {
+		path   string
+		prefix netip.Prefix
+	}
+	var all []owner
+	names := map[string]int{}
+	for i, t := range ts {
+		path := fmt.Sprintf("trunks[%d]", i)
+		v.name(path+".name", t.Name, "trunks", names, i)
+		if len(t.Addresses) == 0 {
+			v.add(path+".addresses", "at least one address is required")
+		}
+		for j, a := range t.Addresses {
+			ap := fmt.Sprintf("%s.addresses[%d]", path, j)
+			p, err := parsePrefix(a)
+			if err != nil {
+				v.add(ap, "%v", err)
+				continue
+			}
+			// A source address must name one trunk.
+			for _, o := range all {
+				if o.prefix.Overlaps(p) {
+					v.add(ap, "%s overlaps %s (%s)", p, o.path, o.prefix)
+					break
+				}
+			}
+			all = append(all, owner{ap, p})
+		}
+	}
+}
+
+// queues checks the queues and returns the set of names.
+func (v *validator) queues(qs []Queue) map[string]bool {
+	if len(qs) == 0 {
+		v.add("queues", "at least one queue is required")
+	}
+	names := map[string]int{}
+	set := make(map[string]bool, len(qs))
+	for i, q := range qs {
+		path := fmt.Sprintf("queues[%d]", i)
+		v.name(path+".name", q.Name, "queues", names, i)
+		set[q.Name] = true
+		if d := q.RingTimeout.D(); d < MinRingTimeout || d > MaxRingTimeout {
+			v.add(path+".ring_timeout", "must be between %s and %s (got %s)", fmtLimit(MinRingTimeout), fmtLimit(MaxRingTimeout), fmtDur(d))
+		}
+		if d := q.Wrapup.D(); d < 0 || d > MaxWrapup {
+			v.add(path+".wrapup", "must be between 0s and %s (got %s)", fmtLimit(MaxWrapup), fmtDur(d))
+		}
+	}
+	return set
+}
+
+// name checks a queue or trunk name and its uniqueness among kind.
+func (v *validator) name(path, name, kind string, seen map[string]int, i int) {
+	switch first, dup := seen[name]; {
+	case name == "":
+		v.add(path, "must not be empty")
+	case !nameRE.MatchString(name):
+		v.add(path, "must be 1 to 32 lower-case letters, digits, '_' or '-' (got %q)", name)
+	case dup:
+		v.add(path, "duplicate name %q (also %s[%d])", name, kind, first)
+	default:
+		seen[name] = i
+	}
+}
+
+func (v *validator) numbers(ns []Number, queues map[string]bool) {
+	seen := map[string]int{}
+	for i, n := range ns {
+		path := fmt.Sprintf("numbers[%d]", i)
+		switch first, dup := seen[n.Number]; {
+		case n.Number == "":
+			v.add(path+".number", "must not be empty")
+		case !numberRE.MatchString(n.Number):
+			v.add(path+".number", "must be up to 32 digits, '*' or '#', with an optional leading '+' (got %q)", n.Number)
+		case dup:
+			v.add(path+".number", "duplicate number %q (also numbers[%d])", n.Number, first)
+		default:
+			seen[n.Number] = i
+		}
+		v.queueRef(path+".queue", n.Queue, queues)
+		switch n.Answer {
+		case AnswerImmediate, AnswerEarly:
+		default:
+			v.add(path+".answer", "must be %q or %q (got %q)", AnswerImmediate, AnswerEarly, n.Answer)
+		}
+	}
+}
+
+func (v *validator) agents(as []Agent, queues map[string]bool) {
+	seen := map[string]int{}
+	for i, a := range as {
+		path := fmt.Sprintf("agents[%d]", i)
+		switch first, dup := seen[a.ID]; {
+		case a.ID == "":
+			v.add(path+".id", "must not be empty")
+		case !agentIDRE.MatchString(a.ID):
+			v.add(path+".id", "must be 1 to 64 letters, digits, '.', '_' or '-' (got %q)", a.ID)
+		case dup:
+			v.add(path+".id", "duplicate id %q (also agents[%d])", a.ID, first)
+		default:
+			seen[a.ID] = i
+		}
+		// Never echo the password.
+		switch n := len([]rune(a.Password)); {
+		case n < MinPasswordLen:
+			v.add(path+".password", "must be at least %d characters (got %d)", MinPasswordLen, n)
+		case hasControl(a.Password):
+			v.add(path+".password", "must not contain control characters")
+		}
+		if len(a.Queues) == 0 {
+			v.add(path+".queues", "at least one queue is required")
+		}
+		member := map[string]int{}
+		for j, q := range a.Queues {
+			qp := fmt.Sprintf("%s.queues[%d]", path, j)
+			if first, dup := member[q]; dup {
+				v.add(qp, "duplicate of %s.queues[%d]", path, first)
+				continue
+			}
+			member[q] = j
+			v.queueRef(qp, q, queues)
+		}
+	}
+}
+
+func (v *validator) queueRef(path, name string, queues map[string]bool) {
+	switch {
+	case name == "":
+		v.add(path, "must name a queue")
+	case !queues[name]:
+		v.add(path, "unknown queue %q", name)
+	}
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+// fmtLimit prints a limit as the documentation writes it: whole seconds
+// below ten minutes ("120s", "60s"), else short ("10m").
+func fmtLimit(d time.Duration) string {
+	if d < 10*time.Minute && d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return fmtDur(d)
+}
+
+// fmtDur prints whole minutes and hours short: "10m", "1h" rather than
+// "10m0s", "1h0m0s".
+func fmtDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}

@@ -1,0 +1,202 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestValidateValid(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(c *Config)
+	}{
+		{"base", func(*Config) {}},
+		{"queue without agents or numbers", func(c *Config) {
+			c.Queues = append(c.Queues, Queue{Name: "overflow", RingTimeout: Duration(5 * time.Second)})
+		}},
+		{"no agents", func(c *Config) { c.Agents = nil }},
+		{"no trunks and no numbers", func(c *Config) { c.Trunks, c.Numbers = nil, nil }},
+		{"listen port 0 twice", func(c *Config) { c.SIP.Listen = []string{"udp:127.0.0.1:0", "udp:127.0.0.1:0"} }},
+		{"listen ipv6 and any", func(c *Config) { c.SIP.Listen = []string{"udp:[::1]:5060", "tcp:0.0.0.0:5060", "tcp:[::]:5061"} }},
+		{"http all interfaces", func(c *Config) { c.HTTP.Listen = ":8080" }},
+		{"media ipv6", func(c *Config) { c.Media.Address = "2001:db8::1" }},
+		{"smallest port range", func(c *Config) { c.Media.Ports = "1024-1027" }},
+		{"largest port range", func(c *Config) { c.Media.Ports = "1024-65535" }},
+		{"zero quarantine and wrapup", func(c *Config) { c.Media.Quarantine, c.Queues[0].Wrapup = 0, 0 }},
+		{"limits", func(c *Config) {
+			c.Media.Quarantine = Duration(time.Minute)
+			c.Queues[0].RingTimeout, c.Queues[0].Wrapup = Duration(5*time.Second), Duration(10*time.Minute)
+			c.Queues[1].RingTimeout = Duration(2 * time.Minute)
+		}},
+		{"redis", func(c *Config) { c.Store = "redis://:secret@redis.example:6379/2" }},
+		{"rediss", func(c *Config) { c.Store = "rediss://redis.example" }},
+		{"nats cluster", func(c *Config) { c.Bus = "nats://a.example:4222, nats://b.example:4222" }},
+		{"nats tls", func(c *Config) { c.Bus = "tls://user:pw@nats.example:4222" }},
+		{"empty pseudonym key", func(c *Config) { c.Privacy.PseudonymKey = "" }},
+		{"numbers with star hash plus", func(c *Config) { c.Numbers[0].Number = "*55#" }},
+		{"trunk ipv6 and mapped", func(c *Config) { c.Trunks[1].Addresses = []string{"2001:db8::/32", "::ffff:192.0.2.99"} }},
+		{"hold music wav", func(c *Config) { c.Media.HoldMusic = filepath.Join("testdata", "hold.wav") }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.mutate(c)
+			require.NoError(t, c.Validate())
+		})
+	}
+}
+
+func TestValidateInvalid(t *testing.T) {
+	dir := t.TempDir()
+	notWAV := filepath.Join(dir, "music.mp3")
+	require.NoError(t, os.WriteFile(notWAV, []byte("ID3\x04\x00\x00\x00\x00\x00\x00\x00\x00"), 0o600))
+
+	cases := []struct {
+		name    string
+		mutate  func(c *Config)
+		path    string
+		problem string
+	}{
+		{"empty node name", func(c *Config) { c.Node.Name = "" }, "node.name", "must be 1 to 64"},
+		{"node name with space", func(c *Config) { c.Node.Name = "node 1" }, "node.name", `(got "node 1")`},
+
+		{"no listeners", func(c *Config) { c.SIP.Listen = nil }, "sip.listen", "at least one listener"},
+		{"unknown network", func(c *Config) { c.SIP.Listen[1] = "tls:127.0.0.1:5061" }, "sip.listen[1]", `unsupported network "tls" (want udp or tcp)`},
+		{"no network", func(c *Config) { c.SIP.Listen[0] = "127.0.0.1" }, "sip.listen[0]", "want NETWORK:HOST:PORT"},
+		{"no port", func(c *Config) { c.SIP.Listen[0] = "udp:127.0.0.1" }, "sip.listen[0]", "want HOST:PORT"},
+		{"host name", func(c *Config) { c.SIP.Listen[0] = "udp:localhost:5060" }, "sip.listen[0]", `host must be an IP address (got "localhost")`},
+		{"empty host", func(c *Config) { c.SIP.Listen[0] = "udp::5060" }, "sip.listen[0]", "host must be an IP address"},
+		{"port too big", func(c *Config) { c.SIP.Listen[0] = "udp:127.0.0.1:65536" }, "sip.listen[0]", "port must be a number 0..65535"},
+		{"port name", func(c *Config) { c.SIP.Listen[0] = "udp:127.0.0.1:sip" }, "sip.listen[0]", `(got "sip")`},
+		{"duplicate listener", func(c *Config) { c.SIP.Listen[1] = "udp:127.0.0.1:5060" }, "sip.listen[1]", "duplicate of sip.listen[0]"},
+		{"empty realm", func(c *Config) { c.SIP.Realm = "" }, "sip.realm", "must not be empty"},
+		{"realm with quote", func(c *Config) { c.SIP.Realm = `a"b` }, "sip.realm", "must not contain quotes"},
+		{"realm with newline", func(c *Config) { c.SIP.Realm = "a\r\nX-Evil: 1" }, "sip.realm", "control characters"},
+
+		{"media address empty", func(c *Config) { c.Media.Address = "" }, "media.address", "must be set"},
+		{"media address any v4", func(c *Config) { c.Media.Address = "0.0.0.0" }, "media.address", "not 0.0.0.0"},
+		{"media address any v6", func(c *Config) { c.Media.Address = "::" }, "media.address", "not ::"},
+		{"media address name", func(c *Config) { c.Media.Address = "media.example" }, "media.address", "must be an IP address"},
+		{"media address multicast", func(c *Config) { c.Media.Address = "239.1.1.1" }, "media.address", "multicast"},
+		{"ports not a range", func(c *Config) { c.Media.Ports = "20000" }, "media.ports", `want MIN-MAX such as "20000-20999"`},
+		{"ports not numbers", func(c *Config) { c.Media.Ports = "a-b" }, "media.ports", "want MIN-MAX"},
+		{"ports below 1024", func(c *Config) { c.Media.Ports = "80-2000" }, "media.ports", "within 1024..65535 (got 80-2000)"},
+		{"ports above 65535", func(c *Config) { c.Media.Ports = "60000-70000" }, "media.ports", "within 1024..65535"},
+		{"ports reversed", func(c *Config) { c.Media.Ports = "21000-20000" }, "media.ports", "min must be below max"},
+		{"ports equal", func(c *Config) { c.Media.Ports = "20000-20000" }, "media.ports", "min must be below max"},
+		{"three ports", func(c *Config) { c.Media.Ports = "20000-20002" }, "media.ports", "at least 4 ports (got 3)"},
+		{"negative quarantine", func(c *Config) { c.Media.Quarantine = Duration(-time.Second) }, "media.quarantine", "between 0s and 60s (got -1s)"},
+		{"long quarantine", func(c *Config) { c.Media.Quarantine = Duration(61 * time.Second) }, "media.quarantine", "(got 1m1s)"},
+		{"hold music missing", func(c *Config) { c.Media.HoldMusic = filepath.Join(dir, "nope.wav") }, "media.hold_music", "no such file or directory"},
+		{"hold music directory", func(c *Config) { c.Media.HoldMusic = dir }, "media.hold_music", "not a regular file"},
+		{"hold music not wav", func(c *Config) { c.Media.HoldMusic = notWAV }, "media.hold_music", "not a WAV file"},
+
+		{"http no port", func(c *Config) { c.HTTP.Listen = "127.0.0.1" }, "http.listen", "want HOST:PORT"},
+		{"http host name", func(c *Config) { c.HTTP.Listen = "example.com:80" }, "http.listen", "host must be an IP address"},
+
+		{"store unknown word", func(c *Config) { c.Store = "memcache" }, "store", `must be "memory" or a redis:// or rediss:// URL: no scheme`},
+		{"store wrong scheme", func(c *Config) { c.Store = "mysql://db:3306" }, "store", `unsupported scheme "mysql"`},
+		{"store no host", func(c *Config) { c.Store = "redis://" }, "store", "no host"},
+		{"store unparsable", func(c *Config) { c.Store = "redis://a b:%zz" }, "store", "cannot parse"},
+		{"store bad port", func(c *Config) { c.Store = "redis://host:0" }, "store", `bad port "0"`},
+		{"bus wrong scheme", func(c *Config) { c.Bus = "http://nats:4222" }, "bus", `unsupported scheme "http"`},
+		{"bus bad cluster member", func(c *Config) { c.Bus = "nats://a:4222,b:4222" }, "bus", "must be \"embedded\" or a nats:// or tls:// URL"},
+		{"bus word", func(c *Config) { c.Bus = "internal" }, "bus", "no scheme"},
+
+		{"short pseudonym key", func(c *Config) { c.Privacy.PseudonymKey = "short" }, "privacy.pseudonym_key", "at least 16 characters or empty (got 5)"},
+
+		{"trunk empty name", func(c *Config) { c.Trunks[0].Name = "" }, "trunks[0].name", "must not be empty"},
+		{"trunk bad name", func(c *Config) { c.Trunks[0].Name = "Carrier 1" }, "trunks[0].name", "lower-case"},
+		{"trunk duplicate name", func(c *Config) { c.Trunks[1].Name = "carrier" }, "trunks[1].name", `duplicate name "carrier" (also trunks[0])`},
+		{"trunk no addresses", func(c *Config) { c.Trunks[1].Addresses = nil }, "trunks[1].addresses", "at least one address"},
+		{"trunk bad cidr", func(c *Config) { c.Trunks[1].Addresses = []string{"192.0.2.0/33"} }, "trunks[1].addresses[0]", `want a CIDR such as 192.0.2.0/24 or an IP address (got "192.0.2.0/33")`},
+		{"trunk host name", func(c *Config) { c.Trunks[1].Addresses = []string{"192.0.2.1", "sip.carrier.example"} }, "trunks[1].addresses[1]", "want a CIDR"},
+		{"trunks overlap", func(c *Config) { c.Trunks[1].Addresses = []string{"10.1.2.3"} }, "trunks[1].addresses[0]", "10.1.2.3/32 overlaps trunks[0].addresses[0] (10.0.0.0/8)"},
+
+		{"number empty", func(c *Config) { c.Numbers[0].Number = "" }, "numbers[0].number", "must not be empty"},
+		{"number letters", func(c *Config) { c.Numbers[0].Number = "10a" }, "numbers[0].number", `digits, '*' or '#', with an optional leading '+' (got "10a")`},
+		{"number plus inside", func(c *Config) { c.Numbers[0].Number = "49+30" }, "numbers[0].number", "optional leading '+'"},
+		{"number space", func(c *Config) { c.Numbers[0].Number = "030 123" }, "numbers[0].number", "digits"},
+		{"number duplicate", func(c *Config) { c.Numbers[1].Number = "100" }, "numbers[1].number", `duplicate number "100" (also numbers[0])`},
+		{"number unknown queue", func(c *Config) { c.Numbers[1].Queue = "sales" }, "numbers[1].queue", `unknown queue "sales"`},
+		{"number no queue", func(c *Config) { c.Numbers[1].Queue = "" }, "numbers[1].queue", "must name a queue"},
+		{"number bad answer", func(c *Config) { c.Numbers[0].Answer = "late" }, "numbers[0].answer", `must be "immediate" or "early" (got "late")`},
+
+		{"no queues", func(c *Config) { c.Queues, c.Numbers, c.Agents = nil, nil, nil }, "queues", "at least one queue is required"},
+		{"queue empty name", func(c *Config) { addQueue(c, "") }, "queues[2].name", "must not be empty"},
+		{"queue upper case", func(c *Config) { addQueue(c, "Billing") }, "queues[2].name", `lower-case letters, digits, '_' or '-' (got "Billing")`},
+		{"queue name too long", func(c *Config) { addQueue(c, strings.Repeat("q", 33)) }, "queues[2].name", "1 to 32"},
+		{"queue duplicate", func(c *Config) { addQueue(c, "service") }, "queues[2].name", `duplicate name "service" (also queues[0])`},
+		{"ring timeout short", func(c *Config) { c.Queues[1].RingTimeout = Duration(2 * time.Second) }, "queues[1].ring_timeout", "must be between 5s and 120s (got 2s)"},
+		{"ring timeout zero", func(c *Config) { c.Queues[1].RingTimeout = 0 }, "queues[1].ring_timeout", "(got 0s)"},
+		{"ring timeout long", func(c *Config) { c.Queues[0].RingTimeout = Duration(121 * time.Second) }, "queues[0].ring_timeout", "(got 2m1s)"},
+		{"wrapup negative", func(c *Config) { c.Queues[0].Wrapup = Duration(-time.Second) }, "queues[0].wrapup", "must be between 0s and 10m (got -1s)"},
+		{"wrapup long", func(c *Config) { c.Queues[0].Wrapup = Duration(11 * time.Minute) }, "queues[0].wrapup", "(got 11m)"},
+
+		{"agent empty id", func(c *Config) { c.Agents[0].ID = "" }, "agents[0].id", "must not be empty"},
+		{"agent bad id", func(c *Config) { c.Agents[0].ID = "anna@example" }, "agents[0].id", `(got "anna@example")`},
+		{"agent duplicate id", func(c *Config) { c.Agents[2].ID = "1001" }, "agents[2].id", `duplicate id "1001" (also agents[0])`},
+		{"agent short password", func(c *Config) { c.Agents[1].Password = "short" }, "agents[1].password", "at least 8 characters (got 5)"},
+		{"agent control in password", func(c *Config) { c.Agents[1].Password = "pass\nword" }, "agents[1].password", "control characters"},
+		{"agent no queues", func(c *Config) { c.Agents[0].Queues = nil }, "agents[0].queues", "at least one queue"},
+		{"agent unknown queue", func(c *Config) { c.Agents[2].Queues = []string{"sales"} }, "agents[2].queues[0]", `unknown queue "sales"`},
+		{"agent empty queue", func(c *Config) { c.Agents[1].Queues[1] = "" }, "agents[1].queues[1]", "must name a queue"},
+		{"agent queue twice", func(c *Config) { c.Agents[1].Queues[1] = "service" }, "agents[1].queues[1]", "duplicate of agents[1].queues[0]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.mutate(c)
+			err := c.Validate()
+			requireFieldError(t, err, tc.path, tc.problem)
+			assert.Len(t, fieldErrors(err), 1, "exactly one problem expected, got:\n%v", err)
+		})
+	}
+}
+
+// addQueue appends a queue that nothing refers to.
+func addQueue(c *Config, name string) {
+	c.Queues = append(c.Queues, Queue{Name: name, RingTimeout: Duration(DefaultRingTimeout), Wrapup: Duration(DefaultWrapup)})
+}
+
+func TestValidateReportsAll(t *testing.T) {
+	c := validConfig()
+	c.Node.Name = ""
+	c.Queues[1].RingTimeout = Duration(2 * time.Second)
+	c.Agents[2].Queues = []string{"sales"}
+	c.Store = "mysql://db"
+
+	err := c.Validate()
+	require.Error(t, err)
+	got := fieldErrors(err)
+	require.Len(t, got, 4)
+	assert.Equal(t, "node.name", got[0].Path)
+	assert.Contains(t, err.Error(), "queues[1].ring_timeout: must be between 5s and 120s (got 2s)")
+	assert.Contains(t, err.Error(), `agents[2].queues[0]: unknown queue "sales"`)
+	assert.Len(t, strings.Split(err.Error(), "\n"), 4, "one line per problem")
+}
+
+func TestValidateNeverEchoesSecrets(t *testing.T) {
+	c := validConfig()
+	c.Agents[0].Password = "pw-1234"
+	c.Privacy.PseudonymKey = "key-98765"
+	c.Store = "mysql://user:hunter22@db"
+	c.Bus = "http://user:hunter33@nats"
+	err := c.Validate()
+	require.Error(t, err)
+	for _, secret := range []string{"pw-1234", "key-98765", "hunter22", "hunter33"} {
+		assert.NotContains(t, err.Error(), secret)
+	}
+}
+
+func TestFieldErrorString(t *testing.T) {
+	assert.Equal(t, "queues[1].ring_timeout: must be between 5s and 120s (got 2s)",
+		(&FieldError{Path: "queues[1].ring_timeout", Problem: "must be between 5s and 120s (got 2s)"}).Error())
+	assert.Equal(t, "empty document", (&FieldError{Problem: "empty document"}).Error())
+}
