@@ -1,0 +1,361 @@
+package acd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// QueueConfig is what the ACD needs to know of a queue.
+type QueueConfig struct {
+	Name        string
+	RingTimeout time.Duration // an offered agent's phone rings this long
+	Wrapup      time.Duration // an agent's after-call time before the next offer
+}
+
+// Offer tells a waiting call which agent to ring, and for how long.
+type Offer struct {
+	Agent       AgentID
+	RingTimeout time.Duration
+}
+
+// ACD routes this node's waiting calls to agents. Its dispatcher goroutine
+// (Run) is the only place that makes routing decisions on this node; every
+// other method records an outcome in the store and wakes the dispatcher.
+type ACD struct {
+	store  Store
+	clock  Clock
+	events EventSink
+	log    zerolog.Logger
+	queues map[string]QueueConfig
+
+	wake chan struct{}
+
+	mu      sync.Mutex
+	waiters map[CallID]chan Offer   // calls of this node waiting for an offer
+	timers  map[AgentID]func() bool // running wrap-up timers
+	closed  bool
+}
+
+// DispatchInterval bounds how long a routable call can wait if a wake-up is
+// lost (a store error, another node's change): the dispatcher also runs this often.
+const DispatchInterval = time.Second
+
+// New returns an ACD over store. events may be nil.
+func New(store Store, queues []QueueConfig, clock Clock, events EventSink, log zerolog.Logger) *ACD {
+	qs := make(map[string]QueueConfig, len(queues))
+	for _, q := range queues {
+		qs[q.Name] = q
+	}
+	if events == nil {
+		events = discard{}
+	}
+	return &ACD{
+		store: store, clock: clock, events: events, log: log, queues: qs,
+		wake:    make(chan struct{}, 1),
+		waiters: make(map[CallID]chan Offer),
+		timers:  make(map[AgentID]func() bool),
+	}
+}
+
+type discard struct{}
+
+func (discard) Emit(Event) {}
+
+// Queue returns a queue's configuration.
+func (a *ACD) Queue(name string) (QueueConfig, bool) {
+	q, ok := a.queues[name]
+	return q, ok
+}
+
+// Run makes routing decisions until ctx ends, then stops wrap-up timers.
+func (a *ACD) Run(ctx context.Context) error {
+	t := time.NewTicker(DispatchInterval)
+	defer t.Stop()
+	defer a.shutdown()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-a.wake:
+		case <-t.C:
+		}
+		if err := a.dispatch(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error().Err(err).Msg("routing pass failed")
+		}
+	}
+}
+
+func (a *ACD) shutdown() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	for id, stop := range a.timers {
+		stop()
+		delete(a.timers, id)
+	}
+}
+
+func (a *ACD) poke() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch offers this node's waiting calls to free agents.
+func (a *ACD) dispatch(ctx context.Context) error {
+	a.mu.Lock()
+	n := len(a.waiters)
+	a.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	agents, err := a.store.Agents(ctx)
+	if err != nil {
+		return fmt.Errorf("load agents: %w", err)
+	}
+	calls, err := a.store.Calls(ctx)
+	if err != nil {
+		return fmt.Errorf("load calls: %w", err)
+	}
+	local := calls[:0]
+	a.mu.Lock()
+	for _, c := range calls {
+		if _, ok := a.waiters[c.ID]; ok {
+			local = append(local, c)
+		}
+	}
+	a.mu.Unlock()
+
+	for _, as := range Route(agents, local) {
+		now := a.clock.Now()
+		var queue string
+		err := a.store.UpdateCallAgent(ctx, as.Call, as.Agent, func(c *Call, ag *Agent) error {
+			if ag == nil {
+				return ErrNotFound
+			}
+			queue = c.Queue
+			return Reserve(ag, c, now)
+		})
+		if err != nil {
+			if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("reserve %s for %s: %w", as.Agent, as.Call, err)
+			}
+			continue
+		}
+		a.mu.Lock()
+		ch := a.waiters[as.Call]
+		a.mu.Unlock()
+		if ch == nil { // the call left between the snapshot and the reservation
+			a.release(ctx, as.Call, as.Agent)
+			continue
+		}
+		// Events first: the call may react (and emit its own) as soon as it
+		// has the offer. The channel is buffered (one offer at a time per call).
+		a.emitAgent(as.Agent, Reserved, now)
+		a.events.Emit(Event{Time: now, Type: "call.offered", Queue: queue, Agent: as.Agent, Call: as.Call})
+		ch <- Offer{Agent: as.Agent, RingTimeout: a.queues[queue].RingTimeout}
+	}
+	return nil
+}
+
+func (a *ACD) release(ctx context.Context, call CallID, agent AgentID) {
+	_ = a.store.UpdateCallAgent(ctx, call, agent, func(c *Call, ag *Agent) error {
+		Unreserve(ag, c, false, a.clock.Now())
+		return nil
+	})
+}
+
+// Enqueue puts a call of this node into its queue. Offers for it arrive on
+// the returned channel, one at a time: after each, the caller reports
+// NoAnswer, Connect or Abandon.
+func (a *ACD) Enqueue(ctx context.Context, c Call) (<-chan Offer, error) {
+	if _, ok := a.queues[c.Queue]; !ok {
+		return nil, fmt.Errorf("queue %q: %w", c.Queue, ErrUnknownQueue)
+	}
+	if c.Enqueued.IsZero() {
+		c.Enqueued = a.clock.Now()
+	}
+	ch := make(chan Offer, 1)
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if _, dup := a.waiters[c.ID]; dup {
+		a.mu.Unlock()
+		return nil, fmt.Errorf("enqueue %s: %w", c.ID, ErrConflict)
+	}
+	a.waiters[c.ID] = ch
+	a.mu.Unlock()
+	if err := a.store.AddCall(ctx, c); err != nil {
+		a.dropWaiter(c.ID)
+		return nil, fmt.Errorf("enqueue %s: %w", c.ID, err)
+	}
+	a.events.Emit(Event{Time: c.Enqueued, Type: "call.enqueued", Queue: c.Queue, Call: c.ID})
+	a.poke()
+	return ch, nil
+}
+
+func (a *ACD) dropWaiter(id CallID) {
+	a.mu.Lock()
+	delete(a.waiters, id)
+	a.mu.Unlock()
+}
+
+// NoAnswer records that the offered agent did not take the call: the call
+// keeps its place and is offered to the next agent; the agent is free again.
+func (a *ACD) NoAnswer(ctx context.Context, call CallID, agent AgentID) error {
+	now := a.clock.Now()
+	var queue string
+	var state State
+	err := a.store.UpdateCallAgent(ctx, call, agent, func(c *Call, ag *Agent) error {
+		if ag == nil {
+			return ErrNotFound
+		}
+		if c.Agent != agent || ag.Call != call {
+			return ErrConflict
+		}
+		queue = c.Queue
+		Unreserve(ag, c, true, now)
+		state = ag.State
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("no answer from %s on %s: %w", agent, call, err)
+	}
+	a.events.Emit(Event{Time: now, Type: "call.noanswer", Queue: queue, Agent: agent, Call: call})
+	a.emitAgent(agent, state, now)
+	a.poke()
+	return nil
+}
+
+// Connect records that the agent answered: the call leaves the queue and the
+// agent is on the call.
+func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
+	now := a.clock.Now()
+	var queue string
+	err := a.store.RemoveCall(ctx, call, func(c *Call, ag *Agent) error {
+		if ag == nil || ag.ID != agent {
+			return ErrConflict
+		}
+		queue = c.Queue
+		return Connect(ag, call, now)
+	})
+	if err != nil {
+		return fmt.Errorf("connect %s to %s: %w", call, agent, err)
+	}
+	a.dropWaiter(call)
+	a.events.Emit(Event{Time: now, Type: "call.connected", Queue: queue, Agent: agent, Call: call})
+	a.emitAgent(agent, OnCall, now)
+	return nil
+}
+
+// Abandon takes a call out of its queue because the member hung up (or the
+// call failed) before an agent took it. An agent whose phone was ringing for
+// it is free again.
+func (a *ACD) Abandon(ctx context.Context, call CallID) error {
+	now := a.clock.Now()
+	var queue string
+	var agent AgentID
+	var state State
+	err := a.store.RemoveCall(ctx, call, func(c *Call, ag *Agent) error {
+		queue = c.Queue
+		if ag != nil {
+			agent = ag.ID
+			Unreserve(ag, c, false, now)
+			state = ag.State
+		}
+		return nil
+	})
+	a.dropWaiter(call)
+	if err != nil {
+		return fmt.Errorf("abandon %s: %w", call, err)
+	}
+	a.events.Emit(Event{Time: now, Type: "call.abandoned", Queue: queue, Call: call})
+	if agent != "" {
+		a.emitAgent(agent, state, now)
+		a.poke()
+	}
+	return nil
+}
+
+// Complete records the end of a connected call: the agent wraps up for the
+// queue's wrap-up time, then is offered calls again.
+func (a *ACD) Complete(ctx context.Context, call CallID, queue string, agent AgentID) error {
+	now := a.clock.Now()
+	if _, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+		return StartWrapUp(ag, call, now)
+	}); err != nil {
+		return fmt.Errorf("complete %s of %s: %w", call, agent, err)
+	}
+	a.events.Emit(Event{Time: now, Type: "call.completed", Queue: queue, Agent: agent, Call: call})
+	a.emitAgent(agent, WrapUp, now)
+	wrap := a.queues[queue].Wrapup
+	if wrap <= 0 {
+		a.endWrapUp(agent, call)
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return nil
+	}
+	if stop := a.timers[agent]; stop != nil {
+		stop()
+	}
+	a.timers[agent] = a.clock.AfterFunc(wrap, func() { a.endWrapUp(agent, call) })
+	return nil
+}
+
+// WrapUpTimeout bounds the store update that ends a wrap-up.
+const WrapUpTimeout = 5 * time.Second
+
+func (a *ACD) endWrapUp(agent AgentID, call CallID) {
+	a.mu.Lock()
+	delete(a.timers, agent)
+	a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), WrapUpTimeout)
+	defer cancel()
+	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+		return EndWrapUp(ag, call, a.clock.Now())
+	})
+	if err != nil {
+		if !errors.Is(err, ErrConflict) {
+			a.log.Error().Err(err).Str("agent", string(agent)).Msg("end wrap-up")
+		}
+		return
+	}
+	a.emitAgent(agent, ag.State, a.clock.Now())
+	a.poke()
+}
+
+// SetOnline records whether an agent has a registered device.
+func (a *ACD) SetOnline(ctx context.Context, agent AgentID, online bool) error {
+	now := a.clock.Now()
+	changed := false
+	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+		changed = SetOnline(ag, online, now)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("agent %s online=%v: %w", agent, online, err)
+	}
+	if changed {
+		a.emitAgent(agent, ag.State, now)
+		a.poke()
+	}
+	return nil
+}
+
+// Agents returns a snapshot of all agents.
+func (a *ACD) Agents(ctx context.Context) ([]Agent, error) { return a.store.Agents(ctx) }
+
+func (a *ACD) emitAgent(id AgentID, s State, now time.Time) {
+	a.events.Emit(Event{Time: now, Type: "agent.state", Agent: id, State: s.String()})
+}

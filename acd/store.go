@@ -1,0 +1,64 @@
+package acd
+
+import (
+	"context"
+	"time"
+)
+
+// Store holds the ACD's shared state: agents and waiting calls. The memory
+// store serves a single node; the Redis store (see package queues) lets
+// several nodes route the same queues. Implementations apply the transition
+// functions of this package (Reserve, Unreserve, ...) atomically.
+type Store interface {
+	// PutAgent creates or replaces an agent's configuration (ID, Queues),
+	// keeping the routing state of an existing agent.
+	PutAgent(ctx context.Context, a Agent) error
+	// Agents returns a snapshot of all agents.
+	Agents(ctx context.Context) ([]Agent, error)
+	// UpdateAgent applies fn to one agent atomically; fn's error aborts.
+	UpdateAgent(ctx context.Context, id AgentID, fn func(*Agent) error) (Agent, error)
+	// AddCall puts a call into its queue.
+	AddCall(ctx context.Context, c Call) error
+	// Calls returns a snapshot of all waiting and offered calls.
+	Calls(ctx context.Context) ([]Call, error)
+	// UpdateCallAgent applies fn to a call and the agent it names (agent may
+	// be "", then fn gets nil) atomically; fn's error aborts.
+	UpdateCallAgent(ctx context.Context, c CallID, a AgentID, fn func(*Call, *Agent) error) error
+	// RemoveCall takes a call out of its queue and applies fn to it and to
+	// the agent it was offered to (nil if none) in the same step; fn's error
+	// aborts and leaves the call in place.
+	RemoveCall(ctx context.Context, c CallID, fn func(*Call, *Agent) error) error
+}
+
+// Clock is the ACD's time source, fakeable in tests.
+type Clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// AfterFunc calls f in its own goroutine after d.
+func (SystemClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
+
+// Event is a state change published to the bus: an agent's new state or a
+// queue event. Numbers never appear in events.
+type Event struct {
+	Time  time.Time `json:"time"`
+	Type  string    `json:"type"` // "agent.state", "call.enqueued", "call.offered", "call.connected", "call.completed", "call.abandoned", "call.noanswer"
+	Queue string    `json:"queue,omitempty"`
+	Agent AgentID   `json:"agent,omitempty"`
+	Call  CallID    `json:"call,omitempty"`
+	State string    `json:"state,omitempty"` // agent state after the change
+}
+
+// EventSink receives the ACD's events. Emit must not block.
+type EventSink interface {
+	Emit(Event)
+}

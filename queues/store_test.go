@@ -1,0 +1,321 @@
+package queues_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/callwerk/callwerk/acd"
+)
+
+var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+
+var errVeto = errors.New("veto")
+
+// testStore is the conformance suite of acd.Store: every implementation
+// runs it with a constructor of empty stores (STYLE practice 24). Each
+// subtest gets a fresh store. It checks only what acd.Store documents, plus
+// the deep-copy rule: no caller can reach a store's state through a value it
+// passed in or got back.
+func testStore(t *testing.T, newStore func() acd.Store) {
+	t.Helper()
+	cases := []struct {
+		name string
+		run  func(t *testing.T, s acd.Store)
+	}{
+		{"put agent then list it", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			a := acd.Agent{ID: "a1", Queues: []string{"sales", "support"}}
+			require.NoError(t, s.PutAgent(ctx, a))
+			assert.Equal(t, []acd.Agent{a}, agents(t, s))
+		}},
+		{"put agent keeps the routing state", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"sales"}}))
+			want, err := s.UpdateAgent(ctx, "a1", func(a *acd.Agent) error {
+				a.State, a.Since, a.IdleSince, a.Call, a.Online = acd.OnCall, t0, t0, "c1", true
+				return nil
+			})
+			require.NoError(t, err)
+			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"billing"}, State: acd.LoggedOut}))
+			want.Queues = []string{"billing"}
+			assert.Equal(t, []acd.Agent{want}, agents(t, s))
+		}},
+		{"put agent copies its input", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			qs := []string{"sales"}
+			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: qs}))
+			qs[0] = "changed"
+			assert.Equal(t, []string{"sales"}, agents(t, s)[0].Queues)
+			// and again for an update of an existing agent
+			qs2 := []string{"support"}
+			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: qs2}))
+			qs2[0] = "changed"
+			assert.Equal(t, []string{"support"}, agents(t, s)[0].Queues)
+		}},
+		{"agents snapshot is a deep copy", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"sales"}}))
+			snap := agents(t, s)
+			snap[0].Queues[0] = "changed"
+			snap[0].State = acd.OnCall
+			assert.Equal(t, []acd.Agent{{ID: "a1", Queues: []string{"sales"}}}, agents(t, s))
+		}},
+		{"update agent stores and returns the result", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"sales"}}))
+			got, err := s.UpdateAgent(ctx, "a1", func(a *acd.Agent) error {
+				acd.SetOnline(a, true, t0)
+				return nil
+			})
+			require.NoError(t, err)
+			want := acd.Agent{ID: "a1", Queues: []string{"sales"}, State: acd.Available, Since: t0, IdleSince: t0, Online: true}
+			assert.Equal(t, want, got)
+			got.Queues[0] = "changed" // the result is a copy too
+			assert.Equal(t, []acd.Agent{want}, agents(t, s))
+		}},
+		{"update agent error aborts", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			before := acd.Agent{ID: "a1", Queues: []string{"sales"}}
+			require.NoError(t, s.PutAgent(ctx, before))
+			_, err := s.UpdateAgent(ctx, "a1", func(a *acd.Agent) error {
+				a.State = acd.OnCall
+				a.Queues[0] = "changed" // in place: must not reach the store either
+				return fmt.Errorf("wrapped: %w", errVeto)
+			})
+			require.ErrorIs(t, err, errVeto)
+			assert.Equal(t, []acd.Agent{before}, agents(t, s))
+		}},
+		{"update unknown agent", func(t *testing.T, s acd.Store) {
+			_, err := s.UpdateAgent(t.Context(), "ghost", func(*acd.Agent) error {
+				t.Error("fn called for an unknown agent")
+				return nil
+			})
+			require.ErrorIs(t, err, acd.ErrNotFound)
+		}},
+		{"add call then list it", func(t *testing.T, s acd.Store) {
+			c := acd.Call{ID: "c1", Queue: "sales", Priority: 2, Enqueued: t0, Tried: []acd.AgentID{"a9"}}
+			require.NoError(t, s.AddCall(t.Context(), c))
+			assert.Equal(t, []acd.Call{c}, calls(t, s))
+		}},
+		{"add call twice is a conflict", func(t *testing.T, s acd.Store) {
+			c := acd.Call{ID: "c1", Queue: "sales", Enqueued: t0}
+			require.NoError(t, s.AddCall(t.Context(), c))
+			require.ErrorIs(t, s.AddCall(t.Context(), acd.Call{ID: "c1", Queue: "support"}), acd.ErrConflict)
+			assert.Equal(t, []acd.Call{c}, calls(t, s))
+		}},
+		{"add call copies its input", func(t *testing.T, s acd.Store) {
+			tried := []acd.AgentID{"a1"}
+			require.NoError(t, s.AddCall(t.Context(), acd.Call{ID: "c1", Queue: "sales", Enqueued: t0, Tried: tried}))
+			tried[0] = "changed"
+			assert.Equal(t, []acd.AgentID{"a1"}, calls(t, s)[0].Tried)
+		}},
+		{"calls snapshot is a deep copy", func(t *testing.T, s acd.Store) {
+			c := acd.Call{ID: "c1", Queue: "sales", Enqueued: t0, Tried: []acd.AgentID{"a1"}}
+			require.NoError(t, s.AddCall(t.Context(), c))
+			snap := calls(t, s)
+			snap[0].Tried[0] = "changed"
+			snap[0].Agent = "a2"
+			assert.Equal(t, []acd.Call{c}, calls(t, s))
+		}},
+		{"update call and agent together", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			putOnline(t, s, "a1")
+			require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0}))
+			require.NoError(t, s.UpdateCallAgent(ctx, "c1", "a1", func(c *acd.Call, a *acd.Agent) error {
+				require.NotNil(t, a)
+				assert.Equal(t, acd.AgentID("a1"), a.ID)
+				assert.Equal(t, acd.CallID("c1"), c.ID)
+				return acd.Reserve(a, c, t0.Add(time.Second))
+			}))
+			assert.Equal(t, acd.AgentID("a1"), calls(t, s)[0].Agent)
+			a := agents(t, s)[0]
+			assert.Equal(t, acd.Reserved, a.State)
+			assert.Equal(t, acd.CallID("c1"), a.Call)
+		}},
+		{"update call without agent passes nil", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0, Agent: "a1"}))
+			called := false
+			require.NoError(t, s.UpdateCallAgent(ctx, "c1", "", func(c *acd.Call, a *acd.Agent) error {
+				called = true
+				assert.Nil(t, a)
+				acd.Unreserve(a, c, false, t0)
+				return nil
+			}))
+			assert.True(t, called)
+			assert.Empty(t, calls(t, s)[0].Agent)
+		}},
+		{"update call and agent error aborts both", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			putOnline(t, s, "a1")
+			c := acd.Call{ID: "c1", Queue: "sales", Enqueued: t0, Tried: []acd.AgentID{"a0"}}
+			require.NoError(t, s.AddCall(ctx, c))
+			agentsBefore := agents(t, s)
+			err := s.UpdateCallAgent(ctx, "c1", "a1", func(c *acd.Call, a *acd.Agent) error {
+				require.NoError(t, acd.Reserve(a, c, t0))
+				c.Tried[0] = "changed"
+				a.Queues[0] = "changed"
+				return errVeto
+			})
+			require.ErrorIs(t, err, errVeto)
+			assert.Equal(t, []acd.Call{c}, calls(t, s))
+			assert.Equal(t, agentsBefore, agents(t, s))
+		}},
+		{"update call or agent not found", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			putOnline(t, s, "a1")
+			require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0}))
+			fn := func(*acd.Call, *acd.Agent) error {
+				t.Error("fn called for an unknown call or agent")
+				return nil
+			}
+			require.ErrorIs(t, s.UpdateCallAgent(ctx, "ghost", "a1", fn), acd.ErrNotFound)
+			require.ErrorIs(t, s.UpdateCallAgent(ctx, "ghost", "", fn), acd.ErrNotFound)
+			require.ErrorIs(t, s.UpdateCallAgent(ctx, "c1", "ghost", fn), acd.ErrNotFound)
+		}},
+		{"remove call with its agent", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			putOnline(t, s, "a1")
+			reserved(t, s, "c1", "a1")
+			require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c2", Queue: "sales", Enqueued: t0.Add(time.Second)}))
+			require.NoError(t, s.RemoveCall(ctx, "c1", func(c *acd.Call, a *acd.Agent) error {
+				require.NotNil(t, a, "the agent the call is offered to")
+				assert.Equal(t, acd.AgentID("a1"), a.ID)
+				assert.Equal(t, acd.CallID("c1"), c.ID)
+				return acd.Connect(a, c.ID, t0.Add(2*time.Second))
+			}))
+			require.Len(t, calls(t, s), 1)
+			assert.Equal(t, acd.CallID("c2"), calls(t, s)[0].ID)
+			assert.Equal(t, acd.OnCall, agents(t, s)[0].State)
+		}},
+		{"remove waiting call passes nil agent", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			putOnline(t, s, "a1")
+			require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0}))
+			called := false
+			require.NoError(t, s.RemoveCall(ctx, "c1", func(_ *acd.Call, a *acd.Agent) error {
+				called = true
+				assert.Nil(t, a)
+				return nil
+			}))
+			assert.True(t, called)
+			assert.Empty(t, calls(t, s))
+		}},
+		{"remove call error leaves call and agent", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			putOnline(t, s, "a1")
+			reserved(t, s, "c1", "a1")
+			callsBefore, agentsBefore := calls(t, s), agents(t, s)
+			err := s.RemoveCall(ctx, "c1", func(c *acd.Call, a *acd.Agent) error {
+				acd.Unreserve(a, c, true, t0)
+				return errVeto
+			})
+			require.ErrorIs(t, err, errVeto)
+			assert.Equal(t, callsBefore, calls(t, s))
+			assert.Equal(t, agentsBefore, agents(t, s))
+		}},
+		{"remove unknown call", func(t *testing.T, s acd.Store) {
+			err := s.RemoveCall(t.Context(), "ghost", func(*acd.Call, *acd.Agent) error {
+				t.Error("fn called for an unknown call")
+				return nil
+			})
+			require.ErrorIs(t, err, acd.ErrNotFound)
+		}},
+		{"concurrent updates are atomic", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0}))
+			const n = 50
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					assert.NoError(t, s.UpdateCallAgent(ctx, "c1", "", func(c *acd.Call, _ *acd.Agent) error {
+						c.Tried = append(c.Tried, acd.AgentID(fmt.Sprintf("a%02d", i)))
+						return nil
+					}))
+				})
+			}
+			wg.Wait()
+			assert.Len(t, calls(t, s)[0].Tried, n, "no update lost")
+		}},
+		{"one reservation wins a race", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			const n = 10
+			for i := range n {
+				putOnline(t, s, acd.AgentID(fmt.Sprintf("a%02d", i)))
+			}
+			require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0}))
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					errs[i] = s.UpdateCallAgent(ctx, "c1", acd.AgentID(fmt.Sprintf("a%02d", i)), func(c *acd.Call, a *acd.Agent) error {
+						return acd.Reserve(a, c, t0)
+					})
+				})
+			}
+			wg.Wait()
+			won := 0
+			for _, err := range errs {
+				if err == nil {
+					won++
+				} else {
+					assert.ErrorIs(t, err, acd.ErrConflict)
+				}
+			}
+			assert.Equal(t, 1, won)
+			reservedAgents := 0
+			for _, a := range agents(t, s) {
+				if a.State == acd.Reserved {
+					reservedAgents++
+					assert.Equal(t, a.ID, calls(t, s)[0].Agent)
+				}
+			}
+			assert.Equal(t, 1, reservedAgents)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, newStore())
+		})
+	}
+}
+
+func agents(t *testing.T, s acd.Store) []acd.Agent {
+	t.Helper()
+	as, err := s.Agents(t.Context())
+	require.NoError(t, err)
+	return as
+}
+
+func calls(t *testing.T, s acd.Store) []acd.Call {
+	t.Helper()
+	cs, err := s.Calls(t.Context())
+	require.NoError(t, err)
+	return cs
+}
+
+// putOnline adds an available agent of queue sales.
+func putOnline(t *testing.T, s acd.Store, id acd.AgentID) {
+	t.Helper()
+	require.NoError(t, s.PutAgent(t.Context(), acd.Agent{ID: id, Queues: []string{"sales"}}))
+	_, err := s.UpdateAgent(t.Context(), id, func(a *acd.Agent) error {
+		acd.SetOnline(a, true, t0)
+		return nil
+	})
+	require.NoError(t, err)
+}
+
+// reserved adds call id of queue sales, offered to agent.
+func reserved(t *testing.T, s acd.Store, id acd.CallID, agent acd.AgentID) {
+	t.Helper()
+	require.NoError(t, s.AddCall(t.Context(), acd.Call{ID: id, Queue: "sales", Enqueued: t0}))
+	require.NoError(t, s.UpdateCallAgent(t.Context(), id, agent, func(c *acd.Call, a *acd.Agent) error {
+		return acd.Reserve(a, c, t0)
+	}))
+}
