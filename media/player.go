@@ -1,0 +1,47 @@
+package media
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// player sends a Source to one leg's far end, one frame per tick of the
+// relay's clock. Everything but stopped is owned by the clock goroutine.
+type player struct {
+	leg     *Leg
+	src     *Source
+	id      uint64      // input id in leg.out
+	stopped atomic.Bool // set by control (StopPlay, Bridge, Close); the clock skips stopped players
+
+	frame int
+	pkt   rtp.Packet // reused: only SequenceNumber, Timestamp and Payload change
+	buf   [rtpHeaderLen + frameSamples]byte
+}
+
+func newPlayer(l *Leg, src *Source, id uint64) *player {
+	p := &player{leg: l, src: src, id: id}
+	// The player's own seq/timestamp start at 0; leg.out maps them onto the
+	// leg's stream. SSRC is written by leg.out too.
+	p.pkt.Header = rtp.Header{Version: 2, PayloadType: l.codec.PT}
+	return p
+}
+
+// tick sends the next frame. It does not allocate.
+func (p *player) tick(now time.Time) {
+	p.pkt.Payload = p.src.Frame(p.leg.codec, p.frame)
+	n, err := p.pkt.MarshalTo(p.buf[:])
+	if err != nil {
+		return // cannot happen: fixed 12-byte header and 160-byte payload fit buf
+	}
+	p.frame++
+	p.pkt.SequenceNumber++
+	p.pkt.Timestamp += frameSamples
+	pkt := p.buf[:n]
+	if !p.leg.out.rewrite(pkt, p.id, p.leg.codec.PT, now) {
+		return // control has switched the leg to another input since this tick began
+	}
+	p.leg.played.Add(1)
+	p.leg.send(pkt)
+}
