@@ -66,6 +66,9 @@ type Node struct {
 type SIP struct {
 	Listen []string `yaml:"listen"` // "udp:HOST:PORT" / "tcp:HOST:PORT", HOST an IP literal, port 0 = any free port; default udp and tcp on DefaultSIPListen
 	Realm  string   `yaml:"realm"`  // digest realm for agent phones; default DefaultRealm
+	// DigestAlgorithms are the challenges sent to phones, most preferred
+	// first (RFC 8760): "SHA-256" and/or "MD5"; default DefaultDigestAlgorithms.
+	DigestAlgorithms []string `yaml:"digest_algorithms"`
 }
 
 // Media configures the RTP relay.
@@ -113,3 +116,7 @@ type Agent struct {
 	Password string   `yaml:"password"` // digest password, at least 8 characters; never logged or printed
 	Queues   []string `yaml:"queues"`   // names of configured queues; at least one
 }
+
+// DefaultDigestAlgorithms is the RFC 8760 order: SHA-256 first, MD5 for
+// phones that know nothing better.
+var DefaultDigestAlgorithms = []string{"SHA-256", "MD5"}

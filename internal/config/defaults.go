@@ -15,6 +15,9 @@ func (c *Config) ApplyDefaults() {
 	if c.SIP.Realm == "" {
 		c.SIP.Realm = DefaultRealm
 	}
+	if len(c.SIP.DigestAlgorithms) == 0 {
+		c.SIP.DigestAlgorithms = append([]string(nil), DefaultDigestAlgorithms...)
+	}
 	if c.Media.Address == "" {
 		c.Media.Address = DefaultMediaAddr
 	}

@@ -20,7 +20,7 @@ func (c *Config) Summary() string {
 	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")) }
 
 	row("node", c.Node.Name)
-	row("sip", strings.Join(c.SIP.Listen, " ")+", realm "+strconv.Quote(c.SIP.Realm))
+	row("sip", strings.Join(c.SIP.Listen, " ")+", realm "+strconv.Quote(c.SIP.Realm)+", digest "+strings.Join(c.SIP.DigestAlgorithms, " then "))
 	media := c.Media.Address + ", ports " + c.Media.Ports
 	if lo, hi, err := c.Media.PortRange(); err == nil {
 		media += fmt.Sprintf(" (%d ports)", hi-lo+1)

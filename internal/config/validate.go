@@ -94,6 +94,20 @@ func (v *validator) sip(s SIP) {
 		// The realm goes into WWW-Authenticate as a quoted string.
 		v.add("sip.realm", "must not contain quotes, backslashes or control characters")
 	}
+	if len(s.DigestAlgorithms) == 0 {
+		v.add("sip.digest_algorithms", "must name at least one of SHA-256, MD5")
+	}
+	algs := map[string]bool{}
+	for i, a := range s.DigestAlgorithms {
+		path := fmt.Sprintf("sip.digest_algorithms[%d]", i)
+		switch {
+		case a != "SHA-256" && a != "MD5":
+			v.add(path, "must be SHA-256 or MD5 (got %q)", a)
+		case algs[a]:
+			v.add(path, "duplicate %s", a)
+		}
+		algs[a] = true
+	}
 }
 
 func (v *validator) media(m Media) {

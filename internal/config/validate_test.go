@@ -67,6 +67,9 @@ func TestValidateInvalid(t *testing.T) {
 		{"node name with space", func(c *Config) { c.Node.Name = "node 1" }, "node.name", `(got "node 1")`},
 
 		{"no listeners", func(c *Config) { c.SIP.Listen = nil }, "sip.listen", "at least one listener"},
+		{"unknown digest algorithm", func(c *Config) { c.SIP.DigestAlgorithms = []string{"SHA-512"} }, "sip.digest_algorithms[0]", `must be SHA-256 or MD5 (got "SHA-512")`},
+		{"duplicate digest algorithm", func(c *Config) { c.SIP.DigestAlgorithms = []string{"MD5", "MD5"} }, "sip.digest_algorithms[1]", "duplicate MD5"},
+		{"no digest algorithm", func(c *Config) { c.SIP.DigestAlgorithms = []string{} }, "sip.digest_algorithms", "at least one"},
 		{"unknown network", func(c *Config) { c.SIP.Listen[1] = "tls:127.0.0.1:5061" }, "sip.listen[1]", `unsupported network "tls" (want udp or tcp)`},
 		{"no network", func(c *Config) { c.SIP.Listen[0] = "127.0.0.1" }, "sip.listen[0]", "want NETWORK:HOST:PORT"},
 		{"no port", func(c *Config) { c.SIP.Listen[0] = "udp:127.0.0.1" }, "sip.listen[0]", "want HOST:PORT"},

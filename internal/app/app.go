@@ -1,0 +1,206 @@
+// Package app wires Callwerk's packages together from a configuration: the
+// store, the bus, the ACD, the media relay, the SIP edge and the HTTP
+// server. cmd/callwerk and the end-to-end tests both build an App.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/callwerk/callwerk/acd"
+	"github.com/callwerk/callwerk/internal/config"
+	"github.com/callwerk/callwerk/internal/pseudo"
+	"github.com/callwerk/callwerk/media"
+	"github.com/callwerk/callwerk/queues"
+	"github.com/callwerk/callwerk/sip"
+)
+
+// HoldMusic is the generated music on hold used when media.hold_music is empty.
+var holdNotes = []float64{523.25, 659.25, 783.99, 659.25, 587.33, 698.46, 880.00, 698.46}
+
+// App is one running Callwerk node.
+type App struct {
+	cfg   *config.Config
+	log   zerolog.Logger
+	bus   *queues.Bus
+	acd   *acd.ACD
+	relay *media.Relay
+	sip   *sip.Server
+	http  *http.Server
+	hln   net.Listener
+}
+
+// New builds a node from cfg and binds its SIP, media and HTTP sockets.
+func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log}
+	if cfg.Store != "memory" {
+		return nil, errors.New("store: redis is not supported by this build yet (use \"memory\")")
+	}
+	store := queues.NewMemory()
+
+	bus, err := queues.ConnectBus(cfg.Bus, cfg.Node.Name, log.With().Str("component", "bus").Logger())
+	if err != nil {
+		return nil, err
+	}
+	a.bus = bus
+	ok := false
+	defer func() {
+		if !ok {
+			a.close()
+		}
+	}()
+
+	qcs := make([]acd.QueueConfig, 0, len(cfg.Queues))
+	for _, q := range cfg.Queues {
+		qcs = append(qcs, acd.QueueConfig{Name: q.Name, RingTimeout: q.RingTimeout.D(), Wrapup: q.Wrapup.D()})
+	}
+	ctx := context.Background()
+	for _, ag := range cfg.Agents {
+		if err := store.PutAgent(ctx, acd.Agent{ID: acd.AgentID(ag.ID), Queues: ag.Queues}); err != nil {
+			return nil, fmt.Errorf("agent %s: %w", ag.ID, err)
+		}
+	}
+	events := queues.NewEvents(bus.Conn, log.With().Str("component", "events").Logger())
+	a.acd = acd.New(store, qcs, acd.SystemClock{}, events, log.With().Str("component", "acd").Logger())
+
+	addr, err := netip.ParseAddr(cfg.Media.Address)
+	if err != nil {
+		return nil, fmt.Errorf("media.address: %w", err)
+	}
+	lo, hi, err := cfg.Media.PortRange()
+	if err != nil {
+		return nil, fmt.Errorf("media.ports: %w", err)
+	}
+	pool, err := media.NewPortPool(addr, lo, hi, cfg.Media.Quarantine.D())
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	if a.relay, err = media.NewRelay(pool, log.With().Str("component", "media").Logger()); err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	hold := media.NewToneSource("hold", holdNotes, 400*time.Millisecond, 8*time.Second)
+	if cfg.Media.HoldMusic != "" {
+		if hold, err = media.LoadWAV(cfg.Media.HoldMusic); err != nil {
+			return nil, fmt.Errorf("media.hold_music: %w", err)
+		}
+	}
+
+	scfg, err := sipConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.sip, err = sip.New(scfg, a.acd, a.relay, hold, pseudo.New(cfg.Privacy.PseudonymKey), log.With().Str("component", "sip").Logger())
+	if err != nil {
+		return nil, err
+	}
+
+	a.hln, err = net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	ok = true
+	return a, nil
+}
+
+func sipConfig(cfg *config.Config) (sip.Config, error) {
+	ls, err := cfg.SIP.Listeners()
+	if err != nil {
+		return sip.Config{}, fmt.Errorf("sip.listen: %w", err)
+	}
+	sc := sip.Config{
+		Realm:   cfg.SIP.Realm,
+		Digest:  cfg.SIP.DigestAlgorithms,
+		Numbers: make(map[string]sip.Number, len(cfg.Numbers)),
+		Agents:  make(map[string]string, len(cfg.Agents)),
+	}
+	if cfg.Privacy.PseudonymKey != "" {
+		sc.NonceKey = []byte("nonce:" + cfg.Privacy.PseudonymKey)
+	}
+	for _, l := range ls {
+		sc.Listeners = append(sc.Listeners, sip.Listener{Network: l.Network, Addr: l.Addr})
+	}
+	for i, t := range cfg.Trunks {
+		ps, err := t.Prefixes()
+		if err != nil {
+			return sip.Config{}, fmt.Errorf("trunks[%d].addresses: %w", i, err)
+		}
+		sc.Trunks = append(sc.Trunks, ps...)
+	}
+	for _, n := range cfg.Numbers {
+		sc.Numbers[n.Number] = sip.Number{Queue: n.Queue, Early: n.Answer == "early"}
+	}
+	for _, ag := range cfg.Agents {
+		sc.Agents[ag.ID] = ag.Password
+	}
+	return sc, nil
+}
+
+// SIPAddrs returns the bound SIP listen addresses.
+func (a *App) SIPAddrs() []sip.Listener { return a.sip.Addrs() }
+
+// HTTPAddr returns the bound HTTP address.
+func (a *App) HTTPAddr() string { return a.hln.Addr().String() }
+
+// SIP returns the SIP edge.
+func (a *App) SIP() *sip.Server { return a.sip }
+
+// ACD returns the router.
+func (a *App) ACD() *acd.ACD { return a.acd }
+
+func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if a.bus.Conn.IsConnected() {
+		fmt.Fprintf(w, `{"status":"ok","calls":%d}`+"\n", a.sip.ActiveCalls())
+		return
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprintln(w, `{"status":"bus disconnected"}`)
+}
+
+// Run serves until ctx ends, then drains calls and stops every part in
+// order: SIP (hangs up calls), HTTP, ACD, relay, bus.
+func (a *App) Run(ctx context.Context) error {
+	defer a.close()
+	var once sync.Once
+	g, gctx := errgroup.WithContext(ctx)
+	inner, stopInner := context.WithCancel(context.Background())
+	defer stopInner()
+	g.Go(func() error { return a.acd.Run(inner) })
+	g.Go(func() error { return a.relay.Run(inner) })
+	g.Go(func() error {
+		err := a.sip.Serve(gctx)
+		once.Do(stopInner) // calls are down: stop routing and media
+		return err
+	})
+	g.Go(func() error {
+		if err := a.http.Serve(a.hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-inner.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return a.http.Shutdown(sctx)
+	})
+	return g.Wait()
+}
+
+func (a *App) close() {
+	if a.bus != nil {
+		a.bus.Close()
+	}
+}

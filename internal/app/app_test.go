@@ -1,0 +1,410 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/callwerk/callwerk/acd"
+	"github.com/callwerk/callwerk/internal/config"
+	"github.com/callwerk/callwerk/internal/logging"
+	"github.com/callwerk/callwerk/loadtest"
+)
+
+// Media port ranges per test package: packages run in parallel processes.
+var nextPorts atomic.Int32
+
+const password = "correct-horse-1"
+
+type node struct {
+	*App
+	udp  string // SIP UDP address
+	logs *syncBuffer
+	stop func() // stops the node and waits for it; idempotent
+}
+
+// startNode runs a node on free ports with a test configuration: queue
+// "service" (ring 5 s, wrap-up 1 s), numbers 100 (immediate) and 200 (early
+// media), agents 1001-1003, trunk 127.0.0.1/32.
+func startNode(t *testing.T, edit func(*config.Config)) *node {
+	t.Helper()
+	cfg := config.Demo()
+	cfg.SIP.Listen = []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	base := 30000 + 200*int(nextPorts.Add(1)%40)
+	cfg.Media.Ports = fmt.Sprintf("%d-%d", base, base+199)
+	cfg.Privacy.PseudonymKey = "test pseudonym key 0123456789"
+	cfg.Trunks = []config.Trunk{{Name: "carrier", Addresses: []string{"127.0.0.1/32"}}}
+	cfg.Numbers = []config.Number{
+		{Number: "100", Queue: "service", Answer: "immediate"},
+		{Number: "200", Queue: "service", Answer: "early"},
+	}
+	cfg.Queues[0].RingTimeout = config.Duration(5 * time.Second)
+	cfg.Queues[0].Wrapup = config.Duration(time.Second)
+	for i := range cfg.Agents {
+		cfg.Agents[i].Password = password
+	}
+	if edit != nil {
+		edit(cfg)
+	}
+	require.NoError(t, cfg.Validate())
+	logs := &syncBuffer{}
+	log, err := logging.New(logs, "json")
+	require.NoError(t, err)
+	a, err := New(cfg, log.Level(zerolog.DebugLevel))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				assert.NoError(t, err)
+			case <-time.After(15 * time.Second):
+				t.Error("node did not stop")
+			}
+		})
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("node log:\n%s", logs.String())
+		}
+	})
+	n := &node{App: a, logs: logs, stop: stop}
+	for _, l := range a.SIPAddrs() {
+		if l.Network == "udp" {
+			n.udp = l.Addr
+		}
+	}
+	return n
+}
+
+func (n *node) agentState(t *testing.T, id string) acd.State {
+	t.Helper()
+	agents, err := n.ACD().Agents(context.Background())
+	require.NoError(t, err)
+	for _, a := range agents {
+		if string(a.ID) == id {
+			return a.State
+		}
+	}
+	t.Fatalf("no agent %s", id)
+	return 0
+}
+
+func (n *node) waitAgentState(t *testing.T, id string, want acd.State, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return n.agentState(t, id) == want }, within, 20*time.Millisecond,
+		"agent %s should become %s", id, want)
+}
+
+// registerAgent starts a simulated agent and registers it.
+func registerAgent(t *testing.T, n *node, id string, opts loadtest.AgentOptions) *loadtest.Agent {
+	t.Helper()
+	a, err := loadtest.NewAgent(id, opts)
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := a.Register(ctx, n.udp, password, time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, 200, res.StatusCode, "register %s: %s", id, res.Reason)
+	n.waitAgentState(t, id, acd.Available, 2*time.Second)
+	return a
+}
+
+func newMember(t *testing.T) *loadtest.Phone {
+	t.Helper()
+	m, err := loadtest.NewPhone("member")
+	require.NoError(t, err)
+	t.Cleanup(m.Close)
+	return m
+}
+
+func call(t *testing.T, n *node, m *loadtest.Phone, number string) *loadtest.MemberCall {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := m.Call(ctx, loadtest.CallOptions{Server: n.udp, Number: number, From: "+4930123456789"})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = c.Hangup(ctx)
+	})
+	return c
+}
+
+func waitAnswered(t *testing.T, a *loadtest.Agent, within time.Duration) *loadtest.AgentCall {
+	t.Helper()
+	select {
+	case c := <-a.Answered:
+		return c
+	case <-time.After(within):
+		t.Fatalf("agent %s did not answer within %s", a.User, within)
+		return nil
+	}
+}
+
+func waitClosed(t *testing.T, ch <-chan struct{}, within time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(within):
+		t.Fatalf("%s within %s", what, within)
+	}
+}
+
+func TestRegister(t *testing.T) {
+	n := startNode(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cases := []struct {
+		name, user, pass string
+		want             int
+	}{
+		{"right password", "1001", password, 200},
+		{"wrong password", "1002", "wrong-password", 403},
+		{"unknown user", "9999", password, 403},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := loadtest.NewPhone(tc.user)
+			require.NoError(t, err)
+			defer p.Close()
+			res, err := p.Register(ctx, n.udp, tc.pass, time.Hour)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, res.StatusCode, res.Reason)
+		})
+	}
+	assert.Equal(t, acd.Available, n.agentState(t, "1001"))
+	assert.Equal(t, acd.LoggedOut, n.agentState(t, "1002"))
+
+	p, err := loadtest.NewPhone("1001")
+	require.NoError(t, err)
+	defer p.Close()
+	res, err := p.Register(ctx, n.udp, password, 0) // unregister all of this phone's contacts
+	require.NoError(t, err)
+	require.Equal(t, 200, res.StatusCode)
+	agents, bindings := n.SIP().Location().Count()
+	assert.Equal(t, 1, agents, "the first phone's binding stays")
+	assert.Equal(t, 1, bindings)
+	assert.NotContains(t, n.logs.String(), password)
+}
+
+// The member hears the hold player, then the agent, on one continuous
+// stream; RTP flows both ways at >= 95 % over 3 s.
+func TestCallAnsweredWithMedia(t *testing.T) {
+	n := startNode(t, nil)
+	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{AnswerAfter: time.Second})
+	member := call(t, n, newMember(t), "100")
+	ac := waitAnswered(t, agent, 5*time.Second)
+	n.waitAgentState(t, "1001", acd.OnCall, 2*time.Second)
+
+	time.Sleep(300 * time.Millisecond) // let both streams settle through the bridge
+	m0, a0 := member.RTP.Stats(), ac.RTP.Stats()
+	time.Sleep(3 * time.Second)
+	m1, a1 := member.RTP.Stats(), ac.RTP.Stats()
+
+	toMember := m1.ByTag[loadtest.TagAgent] - m0.ByTag[loadtest.TagAgent]
+	fromAgent := a1.Sent - a0.Sent
+	toAgent := a1.ByTag[loadtest.TagMember] - a0.ByTag[loadtest.TagMember]
+	fromMember := m1.Sent - m0.Sent
+	t.Logf("agent->member %d/%d, member->agent %d/%d", toMember, fromAgent, toAgent, fromMember)
+	assert.GreaterOrEqual(t, fromAgent, uint64(100), "the agent sent (nominally 150 packets in 3 s; a loaded machine delays some ticks)")
+	assert.GreaterOrEqual(t, float64(toMember), 0.95*float64(fromAgent))
+	assert.GreaterOrEqual(t, float64(toAgent), 0.95*float64(fromMember))
+
+	// Hold music first (about one second of ringing), then the agent.
+	assert.Greater(t, m1.ByTag[loadtest.TagNone], uint64(30), "member heard the hold player")
+	assert.Equal(t, 0, m1.FirstTagged[loadtest.TagNone], "hold music came first")
+	assert.Greater(t, m1.FirstTagged[loadtest.TagAgent], 30, "agent audio came after the hold music")
+	assert.Equal(t, 1, m1.SSRCs, "one SSRC across the switch from player to agent")
+	assert.Equal(t, 0, m1.SeqJumps, "sequence numbers continue across the switch")
+	assert.GreaterOrEqual(t, m1.Markers, 1, "marker bit on the switch")
+	assert.Less(t, a1.MaxDelay, 50*time.Millisecond)
+
+	// The member hangs up: the agent's leg ends, wrap-up, then available.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	require.NoError(t, member.Hangup(ctx))
+	waitClosed(t, ac.Done(), 3*time.Second, "agent leg should end after the member's BYE")
+	n.waitAgentState(t, "1001", acd.WrapUp, time.Second)
+	n.waitAgentState(t, "1001", acd.Available, 3*time.Second)
+	assert.NotContains(t, n.logs.String(), "4930123456789", "caller number in clear in the log")
+}
+
+func TestRingTimeoutMovesToNextAgent(t *testing.T) {
+	n := startNode(t, nil)
+	sleepy := registerAgent(t, n, "1001", loadtest.AgentOptions{NeverAnswer: true})
+	time.Sleep(10 * time.Millisecond) // 1001 idles longer, so is rung first
+	awake := registerAgent(t, n, "1002", loadtest.AgentOptions{AnswerAfter: 200 * time.Millisecond})
+	start := time.Now()
+	call(t, n, newMember(t), "100")
+	waitAnswered(t, awake, 10*time.Second)
+	elapsed := time.Since(start)
+	assert.Equal(t, int64(1), sleepy.Rings.Load())
+	require.Eventually(t, func() bool { return sleepy.Cancels.Load() == 1 }, 2*time.Second, 20*time.Millisecond,
+		"the first agent's ringing is cancelled")
+	assert.GreaterOrEqual(t, elapsed, 5*time.Second, "rang the first agent for the ring timeout")
+	assert.Less(t, elapsed, 7*time.Second)
+	assert.Equal(t, acd.Available, n.agentState(t, "1001"))
+	assert.Equal(t, acd.OnCall, n.agentState(t, "1002"))
+}
+
+func TestMemberHangsUpWhileAgentRings(t *testing.T) {
+	n := startNode(t, nil)
+	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{NeverAnswer: true})
+	member := call(t, n, newMember(t), "100")
+	require.Eventually(t, func() bool { return agent.Rings.Load() == 1 }, 3*time.Second, 10*time.Millisecond)
+	n.waitAgentState(t, "1001", acd.Reserved, time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	require.NoError(t, member.Hangup(ctx))
+	require.Eventually(t, func() bool { return agent.Cancels.Load() == 1 }, 3*time.Second, 10*time.Millisecond,
+		"the agent stops ringing")
+	n.waitAgentState(t, "1001", acd.Available, time.Second)
+	require.Eventually(t, func() bool { return n.SIP().ActiveCalls() == 0 }, 3*time.Second, 10*time.Millisecond)
+}
+
+// With early media (number 200) the member's call is not answered until an
+// agent answers, so the member can CANCEL while the agent's phone rings.
+func TestMemberCancelsWhileAgentRings(t *testing.T) {
+	n := startNode(t, nil)
+	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{NeverAnswer: true})
+	m := newMember(t)
+	var early atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := m.Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "200", From: "+4930123456789",
+			OnProvisional: func(r *sip.Response) {
+				if r.StatusCode == 183 {
+					early.Add(1)
+				}
+			}})
+		errc <- err
+	}()
+	require.Eventually(t, func() bool { return agent.Rings.Load() == 1 }, 3*time.Second, 10*time.Millisecond)
+	assert.Equal(t, int32(1), early.Load(), "183 with early media before the agent answers")
+	cancel()
+	select {
+	case err := <-errc:
+		require.Error(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("member's CANCEL did not end the call")
+	}
+	require.Eventually(t, func() bool { return agent.Cancels.Load() == 1 }, 3*time.Second, 10*time.Millisecond,
+		"the agent stops ringing")
+	n.waitAgentState(t, "1001", acd.Available, time.Second)
+	require.Eventually(t, func() bool { return n.SIP().ActiveCalls() == 0 }, 3*time.Second, 10*time.Millisecond)
+}
+
+func TestEarlyMediaCallConnects(t *testing.T) {
+	n := startNode(t, nil)
+	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{AnswerAfter: 500 * time.Millisecond})
+	member := call(t, n, newMember(t), "200")
+	ac := waitAnswered(t, agent, 3*time.Second)
+	require.Eventually(t, func() bool { return ac.RTP.Stats().ByTag[loadtest.TagMember] > 20 }, 3*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return member.RTP.Stats().ByTag[loadtest.TagAgent] > 20 }, 3*time.Second, 20*time.Millisecond)
+}
+
+func TestAgentHangsUp(t *testing.T) {
+	n := startNode(t, nil)
+	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	member := call(t, n, newMember(t), "100")
+	ac := waitAnswered(t, agent, 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	require.NoError(t, ac.Hangup(ctx))
+	waitClosed(t, member.Done(), 3*time.Second, "member should get a BYE")
+	n.waitAgentState(t, "1001", acd.WrapUp, time.Second)
+	n.waitAgentState(t, "1001", acd.Available, 3*time.Second)
+}
+
+// An agent is busy during a call and during wrap-up: a second call waits.
+func TestAgentBusyDuringCallAndWrapUp(t *testing.T) {
+	n := startNode(t, nil)
+	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	first := call(t, n, newMember(t), "100")
+	waitAnswered(t, agent, 3*time.Second)
+	call(t, n, newMember(t), "100")
+	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, int64(1), agent.Rings.Load(), "no second offer while on a call")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	ended := time.Now()
+	require.NoError(t, first.Hangup(ctx))
+	waitAnswered(t, agent, 5*time.Second)
+	assert.GreaterOrEqual(t, time.Since(ended), 900*time.Millisecond, "the second call waits for the 1 s wrap-up")
+	assert.Equal(t, int64(2), agent.Rings.Load())
+}
+
+func TestRefusals(t *testing.T) {
+	n := startNode(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	_, err := newMember(t).Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "999", From: "+4930111"})
+	assert.ErrorContains(t, err, "404", "unknown number")
+
+	stranger, err := loadtest.NewPhoneAt("stranger", "127.0.0.2")
+	require.NoError(t, err)
+	defer stranger.Close()
+	_, err = stranger.Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "100", From: "+4930111"})
+	assert.ErrorContains(t, err, "403", "INVITE from a source that is not a trunk")
+}
+
+// A malformed request gets a 400 and the next good call still works.
+func TestMalformedRequestGets400(t *testing.T) {
+	n := startNode(t, nil)
+	conn, err := net.Dial("udp", n.udp)
+	require.NoError(t, err)
+	defer conn.Close()
+	bad := "INVITE sip:100@127.0.0.1 SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKbad1\r\n" +
+		"From: <sip:+4930999@127.0.0.1>;tag=1\r\nTo: <sip:100@127.0.0.1>\r\n" +
+		"Call-ID: bad-1\r\nCSeq: notanumber INVITE\r\nContent-Length: 0\r\n\r\n"
+	_, err = conn.Write([]byte(bad))
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(3*time.Second)))
+	buf := make([]byte, 2048)
+	k, err := conn.Read(buf)
+	require.NoError(t, err)
+	res := string(buf[:k])
+	assert.True(t, strings.HasPrefix(res, "SIP/2.0 400 "), res)
+	assert.Contains(t, res, "Call-ID: bad-1")
+	assert.NotContains(t, n.logs.String(), "4930999", "raw message not logged")
+
+	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	call(t, n, newMember(t), "100")
+	waitAnswered(t, agent, 3*time.Second)
+}
+
+// Stopping a node hangs up calls in progress on both legs and refuses new ones.
+func TestShutdownHangsUpCalls(t *testing.T) {
+	n := startNode(t, nil)
+	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	member := call(t, n, newMember(t), "100")
+	ac := waitAnswered(t, agent, 3*time.Second)
+
+	n.stop()
+	waitClosed(t, member.Done(), 5*time.Second, "member should get a BYE at shutdown")
+	waitClosed(t, ac.Done(), 5*time.Second, "agent should get a BYE at shutdown")
+}

@@ -1,0 +1,125 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/callwerk/callwerk/internal/app"
+	"github.com/callwerk/callwerk/internal/config"
+	"github.com/callwerk/callwerk/internal/logging"
+)
+
+const agentPassword = "interop-password-1"
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startCallwerk runs a node on a free UDP port with one queue, number 100
+// and agent 1001; the trunk is 127.0.0.1/32. It returns the SIP address.
+func startCallwerk(t *testing.T) (string, *lockedBuffer) {
+	t.Helper()
+	cfg := config.Demo()
+	cfg.SIP.Listen = []string{"udp:127.0.0.1:0"}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Media.Ports = "34000-34199"
+	cfg.Trunks = []config.Trunk{{Name: "sipp", Addresses: []string{"127.0.0.1/32"}}}
+	cfg.Agents = []config.Agent{{ID: "1001", Password: agentPassword, Queues: []string{"service"}}}
+	// baresip 1.0 (libre 1.1) gives up when the first challenge is not MD5.
+	cfg.SIP.DigestAlgorithms = []string{"MD5"}
+	cfg.Queues[0].Wrapup = config.Duration(time.Second)
+	require.NoError(t, cfg.Validate())
+	logs := &lockedBuffer{}
+	log, err := logging.New(logs, "json")
+	require.NoError(t, err)
+	a, err := app.New(cfg, log)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(15 * time.Second):
+			t.Error("callwerk did not stop")
+		}
+		if t.Failed() {
+			t.Logf("callwerk log:\n%s", logs.String())
+		}
+	})
+	return a.SIPAddrs()[0].Addr, logs
+}
+
+// A SIPp member calls the hotline from a trunk address; baresip, registered
+// with digest auth as agent 1001, answers automatically; RTP reaches both.
+func TestSIPpMemberReachesBaresipAgent(t *testing.T) {
+	requireTool(t, "sipp")
+	requireTool(t, "baresip")
+	requireTool(t, "dumpcap")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	server, logs := startCallwerk(t)
+	agent := startBaresip(t, ctx, BaresipOpts{User: "1001", Password: agentPassword, Registrar: server})
+	if err := agent.WaitRegistered(10 * time.Second); err != nil {
+		t.Fatalf("baresip did not register: %v\n--- baresip ---\n%s", err, agent.Output())
+	}
+
+	sippMedia := freeUDPPortBlock(t, 4)
+	atMember := captureRTP(t, ctx, sippMedia)
+	atAgent := captureRTP(t, ctx, agent.RTPPort)
+
+	const talk = 4 * time.Second
+	res, err := runSIPpMember(t, ctx, SIPpOpts{Target: server, Service: "100", Talk: talk, MediaPort: sippMedia})
+	if err != nil {
+		t.Fatalf("SIPp member call failed: %v\n%s\n--- baresip ---\n%s", err, res.Summary(), agent.Output())
+	}
+	if err := agent.WaitAnswered(time.Second); err != nil {
+		t.Fatalf("%v\n--- baresip ---\n%s", err, agent.Output())
+	}
+	if err := agent.WaitCallClosed(1, 5*time.Second); err != nil {
+		t.Errorf("agent's leg not closed after the member's BYE: %v", err)
+	}
+	atMember.Stop()
+	atAgent.Stop()
+
+	t.Logf("sipp: exit=%d successful=%d failed=%d elapsed=%v", res.ExitCode, res.Successful, res.Failed, res.Elapsed)
+	t.Logf("RTP at SIPp: %d packets by source %v; at baresip: %d by source %v",
+		atMember.Count(), atMember.Sources(), atAgent.Count(), atAgent.Sources())
+	require.Equal(t, 1, res.Successful, "SIPp call")
+	// The member hears hold music from the answer on, then the agent: one
+	// continuous stream from the relay for the whole talk time.
+	_, wantMember := minPackets(talk)
+	if n := atMember.Count(); n < wantMember {
+		t.Errorf("RTP relay -> SIPp: %d packets, want >= %d", n, wantMember)
+	}
+	// The agent hears the member from the bridge on: allow one second for
+	// ringing and answering.
+	_, wantAgent := minPackets(talk - time.Second)
+	if n := atAgent.Count(); n < wantAgent {
+		t.Errorf("RTP relay -> baresip: %d packets, want >= %d", n, wantAgent)
+	}
+	require.NotContains(t, logs.String(), agentPassword)
+	require.True(t, strings.Contains(logs.String(), `"call ended"`), "call logged")
+}

@@ -1,0 +1,328 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/callwerk/callwerk/media"
+)
+
+// Phone is a SIP user agent on its own UDP port on 127.0.0.1.
+type Phone struct {
+	User   string
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+	dialog *sipgo.DialogUA
+	conn   net.PacketConn
+	addr   netip.AddrPort
+
+	mu      sync.Mutex
+	servers map[string]*sipgo.DialogServerSession // incoming calls by Call-ID
+	clients map[string]*sipgo.DialogClientSession // outgoing calls by Call-ID
+
+	wg sync.WaitGroup
+}
+
+// NewPhone starts a user agent for user on 127.0.0.1.
+func NewPhone(user string) (*Phone, error) { return NewPhoneAt(user, "127.0.0.1") }
+
+// NewPhoneAt starts a user agent for user on a loopback IP of choice.
+func NewPhoneAt(user, ip string) (*Phone, error) {
+	conn, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return nil, err
+	}
+	p := &Phone{User: user, conn: conn, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
+		servers: make(map[string]*sipgo.DialogServerSession), clients: make(map[string]*sipgo.DialogClientSession)}
+	host, port := p.addr.Addr().String(), int(p.addr.Port())
+	if p.ua, err = sipgo.NewUA(sipgo.WithUserAgent("callwerk-loadtest"), sipgo.WithUserAgentHostname(host)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if p.srv, err = sipgo.NewServer(p.ua); err != nil {
+		return nil, err
+	}
+	if p.client, err = sipgo.NewClient(p.ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(port),
+		sipgo.WithClientConnectionAddr(p.addr.String())); err != nil {
+		return nil, err
+	}
+	p.dialog = &sipgo.DialogUA{Client: p.client,
+		ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: host, Port: port}}}
+	p.srv.OnBye(p.onBye)
+	p.srv.OnAck(p.onAck)
+	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		_ = p.srv.ServeUDP(conn)
+	}()
+	// Requests must leave from the listening socket (the client is bound to
+	// it): wait until sipgo has put the listener into its connection pool.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+		if c, _ := p.ua.TransportLayer().GetConnection("udp", p.addr.String()); c != nil {
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			p.Close()
+			return nil, errors.New("sip listener did not start")
+		}
+	}
+}
+
+// Addr is the phone's SIP address.
+func (p *Phone) Addr() netip.AddrPort { return p.addr }
+
+// Close stops the phone.
+func (p *Phone) Close() {
+	_ = p.ua.Close()
+	_ = p.conn.Close()
+	p.wg.Wait()
+}
+
+func (p *Phone) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	p.mu.Lock()
+	d := p.servers[req.CallID().Value()]
+	p.mu.Unlock()
+	if d != nil {
+		_ = d.ReadAck(req, tx)
+	}
+}
+
+func (p *Phone) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	id := req.CallID().Value()
+	p.mu.Lock()
+	sd, cd := p.servers[id], p.clients[id]
+	p.mu.Unlock()
+	switch {
+	case sd != nil:
+		_ = sd.ReadBye(req, tx)
+	case cd != nil:
+		_ = cd.ReadBye(req, tx)
+	default:
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+	}
+}
+
+// Register registers the phone as user at server (host:port) with digest
+// authentication, for expires.
+func (p *Phone) Register(ctx context.Context, server, password string, expires time.Duration) (*sip.Response, error) {
+	host, portStr, err := net.SplitHostPort(server)
+	if err != nil {
+		return nil, err
+	}
+	port, _ := strconv.Atoi(portStr)
+	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: host, Port: port})
+	aor := sip.Uri{Scheme: "sip", User: p.User, Host: host}
+	req.AppendHeader(&sip.ToHeader{Address: aor})
+	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	req.AppendHeader(sip.HeaderClone(&p.dialog.ContactHDR))
+	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
+	res, err := p.client.Do(ctx, req, sipgo.ClientRequestRegisterBuild)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode == 401 {
+		res, err = p.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: p.User, Password: password})
+	}
+	return res, err
+}
+
+// AgentOptions say how a simulated agent takes calls.
+type AgentOptions struct {
+	AnswerAfter time.Duration // ring this long, then answer
+	NeverAnswer bool          // let it ring until cancelled
+}
+
+// AgentCall is a call a simulated agent answered.
+type AgentCall struct {
+	RTP    *RTPPeer
+	dialog *sipgo.DialogServerSession
+}
+
+// Done is closed when the call ended.
+func (c *AgentCall) Done() <-chan struct{} { return c.dialog.Context().Done() }
+
+// Hangup sends BYE.
+func (c *AgentCall) Hangup(ctx context.Context) error { return c.dialog.Bye(ctx) }
+
+// Agent is a phone that answers incoming calls.
+type Agent struct {
+	*Phone
+	opts     AgentOptions
+	Rings    atomic.Int64 // INVITEs received
+	Cancels  atomic.Int64 // rings cancelled by the caller
+	Answered chan *AgentCall
+}
+
+// NewAgent starts a simulated agent phone.
+func NewAgent(user string, opts AgentOptions) (*Agent, error) {
+	p, err := NewPhone(user)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{Phone: p, opts: opts, Answered: make(chan *AgentCall, 16)}
+	p.srv.OnInvite(a.onInvite)
+	return a, nil
+}
+
+func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	d, err := a.dialog.ReadInvite(req, tx)
+	if err != nil {
+		return
+	}
+	id := req.CallID().Value()
+	a.mu.Lock()
+	a.servers[id] = d
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.servers, id)
+		a.mu.Unlock()
+	}()
+	a.Rings.Add(1)
+	_ = d.Respond(180, "Ringing", nil)
+	wait := time.After(a.opts.AnswerAfter)
+	if a.opts.NeverAnswer {
+		wait = nil
+	}
+	select {
+	case <-d.Context().Done():
+		a.Cancels.Add(1)
+		return
+	case <-wait:
+	}
+	offer, err := media.ParseSDP(req.Body())
+	if err != nil {
+		_ = d.Respond(488, "Not Acceptable Here", nil)
+		return
+	}
+	codec, err := offer.Negotiate()
+	if err != nil {
+		_ = d.Respond(488, "Not Acceptable Here", nil)
+		return
+	}
+	peer, err := NewRTPPeer(TagAgent, codec.PT)
+	if err != nil {
+		_ = d.Respond(500, "Server Internal Error", nil)
+		return
+	}
+	defer peer.Close()
+	answer := media.BuildSDP(media.SDPParams{SessionID: 1, Version: 1, Addr: peer.Addr().Addr(), Port: int(peer.Addr().Port()),
+		Codec: codec, TelEventPT: offer.TelEventPT})
+	if err := d.RespondSDP(answer); err != nil {
+		return
+	}
+	peer.Send(netip.AddrPortFrom(offer.Addr, uint16(offer.Port)))
+	c := &AgentCall{RTP: peer, dialog: d}
+	select {
+	case a.Answered <- c:
+	default:
+	}
+	<-d.Context().Done()
+}
+
+// MemberCall is a call a simulated member placed.
+type MemberCall struct {
+	RTP    *RTPPeer
+	Answer *sip.Response
+	dialog *sipgo.DialogClientSession
+	phone  *Phone
+}
+
+// Done is closed when the call ended.
+func (c *MemberCall) Done() <-chan struct{} { return c.dialog.Context().Done() }
+
+// Hangup sends BYE and stops the media.
+func (c *MemberCall) Hangup(ctx context.Context) error {
+	defer c.RTP.Close()
+	return c.dialog.Bye(ctx)
+}
+
+// ErrNoAnswer wraps a final non-2xx response to a member's INVITE.
+var ErrNoAnswer = errors.New("call not answered")
+
+// CallOptions describe a member's call.
+type CallOptions struct {
+	Server string // host:port of the SIP server
+	Number string // dialled number
+	From   string // the member's number
+	// OnProvisional, if set, sees each provisional response (e.g. 183).
+	OnProvisional func(*sip.Response)
+}
+
+// Call places a member call; it returns when the call is answered (then RTP
+// flows both ways), refused, or ctx ends (then it is cancelled).
+func (p *Phone) Call(ctx context.Context, o CallOptions) (*MemberCall, error) {
+	host, portStr, err := net.SplitHostPort(o.Server)
+	if err != nil {
+		return nil, err
+	}
+	port, _ := strconv.Atoi(portStr)
+	peer, err := NewRTPPeer(TagMember, 0)
+	if err != nil {
+		return nil, err
+	}
+	offer := media.BuildSDP(media.SDPParams{SessionID: 2, Version: 1, Addr: peer.Addr().Addr(), Port: int(peer.Addr().Port()),
+		Codec: media.PCMU, TelEventPT: 101})
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: o.Number, Host: host, Port: port})
+	req.SetBody(offer)
+	ct := sip.ContentTypeHeader("application/sdp")
+	req.AppendHeader(&ct)
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: o.From, Host: p.addr.Addr().String()}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: o.Number, Host: host}})
+	d, err := p.dialog.WriteInvite(ctx, req)
+	if err != nil {
+		peer.Close()
+		return nil, err
+	}
+	id := req.CallID().Value()
+	p.mu.Lock()
+	p.clients[id] = d
+	p.mu.Unlock()
+	fail := func(err error) (*MemberCall, error) {
+		peer.Close()
+		p.mu.Lock()
+		delete(p.clients, id)
+		p.mu.Unlock()
+		return nil, err
+	}
+	err = d.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+		if r.IsProvisional() && o.OnProvisional != nil {
+			o.OnProvisional(r)
+		}
+		return nil
+	}})
+	if err != nil {
+		var de *sipgo.ErrDialogResponse
+		if errors.As(err, &de) {
+			return fail(fmt.Errorf("%w: %d %s", ErrNoAnswer, de.Res.StatusCode, de.Res.Reason))
+		}
+		return fail(err)
+	}
+	if err := d.Ack(ctx); err != nil {
+		return fail(err)
+	}
+	ans, err := media.ParseSDP(d.InviteResponse.Body())
+	if err != nil {
+		return fail(fmt.Errorf("answer sdp: %w", err))
+	}
+	peer.Send(netip.AddrPortFrom(ans.Addr, uint16(ans.Port)))
+	return &MemberCall{RTP: peer, Answer: d.InviteResponse, dialog: d, phone: p}, nil
+}

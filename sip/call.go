@@ -1,0 +1,494 @@
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+
+	"github.com/callwerk/callwerk/acd"
+	"github.com/callwerk/callwerk/media"
+)
+
+// A call is one member call through the B2BUA: the member's leg (a server
+// dialog from the trunk) and, once an agent answers, the agent's leg (a
+// client dialog). It runs in the goroutine of sipgo's INVITE handler, which
+// must not return before the INVITE has its final response; that goroutine
+// owns the call and is the only one to change its legs.
+type call struct {
+	id      acd.CallID
+	s       *Server
+	log     zerolog.Logger
+	queue   string
+	early   bool
+	codec   media.Codec
+	telPT   int
+	started time.Time
+
+	member    *sipgo.DialogServerSession
+	memberLeg *media.Leg
+	answered  bool // the member's INVITE got its 200
+
+	agent    acd.AgentID
+	agentLeg *media.Leg
+	agentDlg atomic.Pointer[sipgo.DialogClientSession]
+
+	rings sync.WaitGroup // ring attempts still finishing (CANCEL, late 200)
+}
+
+func newCallID() acd.CallID {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return acd.CallID("c-" + hex.EncodeToString(b[:]))
+}
+
+// Reasons a call ended, as logged.
+var (
+	errMemberHangup = errors.New("member hung up")
+	errAgentHangup  = errors.New("agent hung up")
+	errShutdown     = errors.New("server shutting down")
+)
+
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if !validRequest(req, tx) {
+		return
+	}
+	if _, ok := req.To().Params.Get("tag"); ok {
+		s.onReInvite(req, tx)
+		return
+	}
+	respond := func(code int, reason string) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
+	}
+	if s.draining.Load() {
+		r := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil)
+		r.AppendHeader(sip.NewHeader("Retry-After", RetryAfter))
+		_ = tx.Respond(r)
+		return
+	}
+	if !s.trunkSource(req.Source()) {
+		respond(sip.StatusForbidden, "Forbidden: not a trunk")
+		return
+	}
+	num, ok := s.cfg.Numbers[req.Recipient.User]
+	if !ok {
+		respond(sip.StatusNotFound, "Not Found")
+		return
+	}
+	offer, err := media.ParseSDP(req.Body())
+	if err != nil {
+		respond(sip.StatusNotAcceptableHere, "Not Acceptable Here: no usable audio offer")
+		return
+	}
+	codec, err := offer.Negotiate()
+	if err != nil {
+		respond(sip.StatusNotAcceptableHere, "Not Acceptable Here: PCMU or PCMA only")
+		return
+	}
+	remote := netip.AddrPortFrom(offer.Addr, uint16(offer.Port))
+
+	c := &call{
+		id: newCallID(), s: s, queue: num.Queue, early: num.Early,
+		codec: codec, telPT: offer.TelEventPT, started: time.Now(),
+	}
+	c.log = s.log.With().
+		Str("call_id", string(c.id)).
+		Str("sip_call_id", req.CallID().Value()).
+		Str("queue", c.queue).
+		Str("caller", s.pseudo.Number(req.From().Address.User)).
+		Logger()
+
+	c.member, err = s.dialog.ReadInvite(req, tx)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("invite refused")
+		respond(sip.StatusBadRequest, "Bad Request")
+		return
+	}
+	if c.memberLeg, err = s.relay.NewLeg(codec); err != nil {
+		c.log.Error().Err(err).Msg("no media port")
+		_ = c.member.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil)
+		return
+	}
+	c.memberLeg.SetRemote(remote)
+
+	s.callWG.Add(1)
+	defer s.callWG.Done()
+	s.callCount.Add(1)
+	defer s.callCount.Add(-1)
+	s.track(req.CallID().Value(), c)
+	defer s.untrack(req.CallID().Value())
+
+	reason := c.run(s.serveCtx)
+	ev := c.log.Info().
+		Str("reason", reason.Error()).
+		Str("agent", string(c.agent)).
+		Dur("duration", time.Since(c.started)).
+		Object("member_rtp", legStats(c.memberLeg.Stats()))
+	if c.agentLeg != nil {
+		ev = ev.Object("agent_rtp", legStats(c.agentLeg.Stats()))
+	}
+	ev.Msg("call ended")
+}
+
+// legStats logs a leg's packet counters.
+type legStats media.LegStats
+
+func (s legStats) MarshalZerologObject(e *zerolog.Event) {
+	e.Uint64("rx", s.RxPackets).Uint64("tx", s.TxPackets).Uint64("dropped", s.Dropped).Uint64("played", s.PlayedFrames)
+}
+
+func (s *Server) track(sipCallID string, c *call) {
+	s.callsMu.Lock()
+	s.calls[sipCallID] = c
+	s.callsMu.Unlock()
+}
+
+func (s *Server) untrack(sipCallID string) {
+	s.callsMu.Lock()
+	delete(s.calls, sipCallID)
+	s.callsMu.Unlock()
+}
+
+func (s *Server) lookup(sipCallID string) *call {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	return s.calls[sipCallID]
+}
+
+// run drives the call from answer to hang-up and returns why it ended. The
+// cleanup order is fixed: BYE (or CANCEL) both legs, release relay ports,
+// then tell the ACD.
+func (c *call) run(ctx context.Context) error {
+	defer c.rings.Wait()
+	defer c.memberLeg.Close()
+
+	answer := c.sdp(c.memberLeg, "")
+	if c.early {
+		if err := c.member.Respond(183, "Session Progress", answer, contentTypeSDP()); err != nil {
+			return fmt.Errorf("early media: %w", err)
+		}
+	} else if err := c.answerMember(answer); err != nil {
+		return err
+	}
+	c.memberLeg.Play(c.s.hold)
+	c.log.Info().Bool("early", c.early).Msg("call queued")
+
+	offers, err := c.s.router.Enqueue(ctx, acd.Call{ID: c.id, Queue: c.queue})
+	if err != nil {
+		c.release(sip.StatusServiceUnavailable)
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			c.abandon()
+			c.release(sip.StatusServiceUnavailable)
+			return errShutdown
+		case <-c.member.Context().Done():
+			c.abandon()
+			return errMemberHangup
+		case off := <-offers:
+			connected, err := c.ring(ctx, off)
+			if err != nil {
+				c.log.Warn().Err(err).Str("agent", string(off.Agent)).Msg("agent not reached")
+			}
+			if connected {
+				return c.talk(ctx)
+			}
+		}
+	}
+}
+
+func contentTypeSDP() sip.Header {
+	ct := sip.ContentTypeHeader("application/sdp")
+	return &ct
+}
+
+// answerMember sends the member the 200 OK and waits for its ACK.
+func (c *call) answerMember(answer []byte) error {
+	if err := c.member.RespondSDP(answer); err != nil {
+		return fmt.Errorf("answer member: %w", err)
+	}
+	c.answered = true
+	return nil
+}
+
+// release ends the member leg after a failure: BYE if answered, otherwise a
+// final error response to the INVITE.
+func (c *call) release(code int) {
+	if c.answered {
+		ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+		defer cancel()
+		_ = c.member.Bye(ctx)
+		return
+	}
+	_ = c.member.Respond(code, "Service Unavailable", nil)
+}
+
+func (c *call) abandon() {
+	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+	defer cancel()
+	if err := c.s.router.Abandon(ctx, c.id); err != nil {
+		c.log.Error().Err(err).Msg("abandon")
+	}
+}
+
+func (c *call) sdp(leg *media.Leg, direction string) []byte {
+	ap := leg.LocalAddr()
+	return media.BuildSDP(media.SDPParams{
+		SessionID: uint64(time.Now().UnixNano()), Version: 1,
+		Addr: ap.Addr(), Port: int(ap.Port()),
+		Codec: c.codec, TelEventPT: c.telPT, Direction: direction,
+	})
+}
+
+// ring offers the call to one agent: INVITE the agent's newest device, wait
+// up to the ring timeout, CANCEL on timeout. It returns true once the agent
+// answered and the media is bridged. On any other outcome the ACD is told
+// (no answer, or abandon if the member left meanwhile).
+func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
+	log := c.log.With().Str("agent", string(off.Agent)).Logger()
+	bindings := c.s.loc.Lookup(string(off.Agent))
+	if len(bindings) == 0 {
+		c.noAnswer(off.Agent)
+		return false, errors.New("no registered device")
+	}
+	b := bindings[0]
+	leg, err := c.s.relay.NewLeg(c.codec)
+	if err != nil {
+		c.noAnswer(off.Agent)
+		return false, fmt.Errorf("media: %w", err)
+	}
+
+	req := sip.NewRequest(sip.INVITE, *b.Contact.Clone())
+	req.SetTransport(b.Transport)
+	req.SetDestination(b.Source)
+	req.SetBody(c.sdp(leg, ""))
+	req.AppendHeader(contentTypeSDP())
+	from := &sip.FromHeader{
+		DisplayName: "Callwerk " + c.queue,
+		Address:     sip.Uri{Scheme: "sip", User: "callwerk", Host: c.s.dialog.ContactHDR.Address.Host},
+		Params:      sip.NewParams(),
+	}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: string(off.Agent), Host: b.Contact.Host, Port: b.Contact.Port}})
+
+	ringCtx, cancelRing := context.WithTimeout(ctx, off.RingTimeout)
+	defer cancelRing()
+	memberGone := context.AfterFunc(c.member.Context(), cancelRing)
+	defer memberGone()
+
+	log.Info().Msg("ringing agent")
+	dlg, err := c.s.dialog.WriteInvite(ringCtx, req)
+	if err != nil {
+		leg.Close()
+		c.endOffer(off.Agent)
+		return false, fmt.Errorf("invite: %w", err)
+	}
+	c.s.track(req.CallID().Value(), c)
+	// The ring goroutine and this one race when the agent answers just as
+	// the ring time ends; claim decides once: 1 = answered, 2 = given up.
+	// Whoever loses hangs up the late answer.
+	var claim atomic.Int32
+	answered := make(chan error, 1)
+	c.rings.Add(1)
+	go func() {
+		defer c.rings.Done()
+		err := dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{})
+		late := dlg.InviteResponse != nil && dlg.InviteResponse.IsSuccess()
+		if err == nil && claim.CompareAndSwap(0, 1) {
+			answered <- nil
+			return
+		}
+		if late { // answered after we gave up, or during the CANCEL
+			bctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+			_ = dlg.Ack(bctx)
+			_ = dlg.Bye(bctx)
+			cancel()
+		}
+		if err == nil {
+			err = context.Cause(ringCtx)
+		}
+		answered <- err
+	}()
+
+	select {
+	case err = <-answered:
+	case <-ringCtx.Done():
+		if claim.CompareAndSwap(0, 2) {
+			// WaitAnswer sends the CANCEL; its wait for the 487 goes on in
+			// the background (c.rings) while the call moves on.
+			err = context.Cause(ringCtx)
+		} else {
+			err = <-answered
+		}
+	}
+	if err != nil {
+		leg.Close()
+		c.s.untrack(req.CallID().Value())
+		c.endOffer(off.Agent)
+		return false, err
+	}
+
+	ans, err := media.ParseSDP(dlg.InviteResponse.Body())
+	if err == nil {
+		leg.SetRemote(netip.AddrPortFrom(ans.Addr, uint16(ans.Port)))
+	}
+	if aerr := dlg.Ack(ctx); aerr != nil && err == nil {
+		err = aerr
+	}
+	if err != nil {
+		bctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+		_ = dlg.Bye(bctx)
+		cancel()
+		leg.Close()
+		c.s.untrack(req.CallID().Value())
+		c.endOffer(off.Agent)
+		return false, fmt.Errorf("agent answer: %w", err)
+	}
+	c.agent, c.agentLeg = off.Agent, leg
+	c.agentDlg.Store(dlg)
+	return true, nil
+}
+
+// endOffer reports a failed offer: a member who left meanwhile abandons the
+// call, otherwise the agent did not answer.
+func (c *call) endOffer(agent acd.AgentID) {
+	if c.member.Context().Err() != nil {
+		return // run's loop sees the member gone and abandons
+	}
+	c.noAnswer(agent)
+}
+
+func (c *call) noAnswer(agent acd.AgentID) {
+	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+	defer cancel()
+	if err := c.s.router.NoAnswer(ctx, c.id, agent); err != nil {
+		c.log.Error().Err(err).Msg("no answer")
+	}
+}
+
+// talk connects member and agent and waits for either to hang up.
+func (c *call) talk(ctx context.Context) error {
+	dlg := c.agentDlg.Load()
+	defer c.s.untrack(dlg.InviteRequest.CallID().Value())
+	defer c.agentLeg.Close()
+	bg, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+	err := c.s.router.Connect(bg, c.id, c.agent)
+	cancel()
+	if err != nil {
+		c.log.Error().Err(err).Msg("connect")
+	}
+	if c.early {
+		if err := c.answerMember(c.sdp(c.memberLeg, "")); err != nil {
+			c.hangupAgent(dlg)
+			c.complete()
+			return err
+		}
+	}
+	if err := media.Bridge(c.memberLeg, c.agentLeg); err != nil {
+		c.log.Error().Err(err).Msg("bridge")
+	}
+	c.log.Info().Str("agent", string(c.agent)).Msg("call connected")
+
+	var reason error
+	select {
+	case <-ctx.Done():
+		reason = errShutdown
+		c.hangupAgent(dlg)
+		c.release(sip.StatusServiceUnavailable)
+	case <-c.member.Context().Done():
+		reason = errMemberHangup
+		c.hangupAgent(dlg)
+	case <-dlg.Context().Done():
+		reason = errAgentHangup
+		c.release(sip.StatusServiceUnavailable)
+	}
+	c.complete()
+	return reason
+}
+
+func (c *call) hangupAgent(dlg *sipgo.DialogClientSession) {
+	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+	defer cancel()
+	_ = dlg.Bye(ctx)
+}
+
+func (c *call) complete() {
+	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+	defer cancel()
+	if err := c.s.router.Complete(ctx, c.id, c.queue, c.agent); err != nil {
+		c.log.Error().Err(err).Msg("complete")
+	}
+}
+
+func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.lookup(req.CallID().Value())
+	if c == nil {
+		return
+	}
+	_ = c.member.ReadAck(req, tx) // an ACK of a re-INVITE has another CSeq; nothing to do then
+}
+
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if !validRequest(req, tx) {
+		return
+	}
+	c := s.lookup(req.CallID().Value())
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	if req.CallID().Value() == c.member.InviteRequest.CallID().Value() {
+		if err := c.member.ReadBye(req, tx); err != nil {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad Request", nil))
+		}
+		return
+	}
+	if dlg := c.agentDlg.Load(); dlg != nil && req.CallID().Value() == dlg.InviteRequest.CallID().Value() {
+		_ = dlg.ReadBye(req, tx)
+		return
+	}
+	// BYE for an agent leg that is still ringing or failing: accept it.
+	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
+}
+
+// onCancel answers a CANCEL that matches no INVITE transaction (a matching
+// one is handled by sipgo's transaction layer: 200, then 487 to the INVITE).
+func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+}
+
+// onReInvite answers an in-dialog INVITE (hold, resume, a new media address)
+// from the new offer (RFC 3264 §6.1: sendonly is answered recvonly), and
+// points the relay leg at the new address.
+func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.lookup(req.CallID().Value())
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	leg := c.memberLeg
+	if dlg := c.agentDlg.Load(); dlg != nil && req.CallID().Value() == dlg.InviteRequest.CallID().Value() {
+		leg = c.agentLeg
+	}
+	offer, err := media.ParseSDP(req.Body())
+	if err != nil || leg == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil))
+		return
+	}
+	leg.SetRemote(netip.AddrPortFrom(offer.Addr, uint16(offer.Port)))
+	res := sip.NewSDPResponseFromRequest(req, c.sdp(leg, media.AnswerDirection(offer.Direction)))
+	res.AppendHeader(sip.HeaderClone(&s.dialog.ContactHDR))
+	_ = tx.Respond(res)
+}

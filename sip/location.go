@@ -1,0 +1,148 @@
+package sip
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Binding is one registered device of an agent.
+type Binding struct {
+	Contact   sip.Uri   // the device's Contact URI: the Request-URI of requests to it
+	Source    string    // host:port the REGISTER came from; requests go there (NAT)
+	Transport string    // transport the REGISTER came over: requests to the device use it
+	CallID    string    // the REGISTER's Call-ID: one per device and registration flow
+	Expires   time.Time // the binding is dropped after this
+}
+
+// Location maps agents to their registered devices and expires them. It
+// tells onChange when an agent gets a first device or loses the last one.
+type Location struct {
+	now      func() time.Time
+	onChange func(agent string, online bool)
+
+	mu       sync.Mutex
+	bindings map[string][]Binding
+
+	notifyMu sync.Mutex // serialises onChange calls; taken before mu
+}
+
+// NewLocation returns an empty location store.
+func NewLocation(onChange func(agent string, online bool)) *Location {
+	return &Location{now: time.Now, onChange: onChange, bindings: make(map[string][]Binding)}
+}
+
+// Update adds or refreshes b for agent (matched by Contact URI); a zero
+// expiry duration removes it. It returns the agent's bindings afterwards.
+func (l *Location) Update(agent string, b Binding, expires time.Duration) []Binding {
+	l.mu.Lock()
+	old := l.bindings[agent]
+	list := slices.DeleteFunc(slices.Clone(old), func(x Binding) bool { return x.Contact.String() == b.Contact.String() })
+	if expires > 0 {
+		b.Expires = l.now().Add(expires)
+		list = append(list, b)
+	}
+	l.set(agent, list)
+	out := slices.Clone(list)
+	l.mu.Unlock()
+	l.notify(agent, len(old) > 0, len(list) > 0)
+	return out
+}
+
+// RemoveAll drops all of an agent's bindings (REGISTER with "Contact: *").
+func (l *Location) RemoveAll(agent string) {
+	l.mu.Lock()
+	had := len(l.bindings[agent]) > 0
+	delete(l.bindings, agent)
+	l.mu.Unlock()
+	l.notify(agent, had, false)
+}
+
+// Lookup returns an agent's current bindings, newest first.
+func (l *Location) Lookup(agent string) []Binding {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	var out []Binding
+	for i := len(l.bindings[agent]) - 1; i >= 0; i-- {
+		if b := l.bindings[agent][i]; b.Expires.After(now) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Count returns the number of agents with bindings and of bindings.
+func (l *Location) Count() (agents, bindings int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, bs := range l.bindings {
+		agents++
+		bindings += len(bs)
+	}
+	return agents, bindings
+}
+
+// Sweep drops expired bindings.
+func (l *Location) Sweep() {
+	now := l.now()
+	var gone []string
+	l.mu.Lock()
+	for agent, bs := range l.bindings {
+		kept := slices.DeleteFunc(slices.Clone(bs), func(b Binding) bool { return !b.Expires.After(now) })
+		if len(kept) != len(bs) {
+			l.set(agent, kept)
+			if len(kept) == 0 {
+				gone = append(gone, agent)
+			}
+		}
+	}
+	l.mu.Unlock()
+	for _, agent := range gone {
+		l.notify(agent, true, false)
+	}
+}
+
+// SweepInterval is how often expired bindings are dropped.
+const SweepInterval = time.Second
+
+// Run sweeps expired bindings until ctx ends.
+func (l *Location) Run(ctx context.Context) {
+	t := time.NewTicker(SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.Sweep()
+		}
+	}
+}
+
+// set stores list for agent; l.mu must be held.
+func (l *Location) set(agent string, list []Binding) {
+	if len(list) == 0 {
+		delete(l.bindings, agent)
+		return
+	}
+	l.bindings[agent] = list
+}
+
+// notify reports a change of an agent's presence. It re-reads the current
+// presence under notifyMu, so concurrent changes are reported in order and
+// the last report is always the true state.
+func (l *Location) notify(agent string, was, is bool) {
+	if was == is || l.onChange == nil {
+		return
+	}
+	l.notifyMu.Lock()
+	defer l.notifyMu.Unlock()
+	l.mu.Lock()
+	online := len(l.bindings[agent]) > 0
+	l.mu.Unlock()
+	l.onChange(agent, online)
+}

@@ -1,0 +1,105 @@
+package sip
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// statusIntervalTooBrief is RFC 3261 §21.4.17 (sipgo has no constant).
+const statusIntervalTooBrief = 423
+
+// onRegister is the registrar (RFC 3261 §10.3): digest authentication, then
+// the agent's bindings are added, refreshed or removed. The To user must be
+// the authenticated user: an agent registers only themselves.
+func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	if !validRequest(req, tx) {
+		return
+	}
+	var cred string
+	if h := req.GetHeader("Authorization"); h != nil {
+		cred = h.Value()
+	}
+	user, res := s.auth.Check(string(req.Method), cred)
+	switch res {
+	case AuthMissing, AuthStale:
+		r := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
+		for _, v := range s.auth.Challenges(res == AuthStale) {
+			r.AppendHeader(sip.NewHeader("WWW-Authenticate", v))
+		}
+		_ = tx.Respond(r)
+		return
+	case AuthFailed:
+		s.log.Warn().Str("source", req.Source()).Str("realm", s.cfg.Realm).Msg("registration refused: bad credentials")
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil))
+		return
+	}
+	if req.To().Address.User != user {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden: To is not the authenticated user", nil))
+		return
+	}
+
+	defaultExp := DefaultExpires
+	if h := req.GetHeader("Expires"); h != nil {
+		n, err := strconv.Atoi(h.Value())
+		if err != nil || n < 0 {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad Request: Expires", nil))
+			return
+		}
+		defaultExp = time.Duration(n) * time.Second
+	}
+	var contacts []*sip.ContactHeader
+	for _, h := range req.GetHeaders("Contact") {
+		if c, ok := h.(*sip.ContactHeader); ok {
+			contacts = append(contacts, c)
+		}
+	}
+	if len(contacts) == 1 && contacts[0].Address.Wildcard {
+		if defaultExp != 0 {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad Request: Contact * needs Expires: 0", nil))
+			return
+		}
+		s.loc.RemoveAll(user)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
+		return
+	}
+
+	callID := req.CallID().Value()
+	for _, c := range contacts {
+		exp := defaultExp
+		if v, ok := c.Params.Get("expires"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad Request: Contact expires", nil))
+				return
+			}
+			exp = time.Duration(n) * time.Second
+		}
+		if exp > 0 && exp < MinExpires {
+			r := sip.NewResponseFromRequest(req, statusIntervalTooBrief, "Interval Too Brief", nil)
+			r.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(MinExpires/time.Second))))
+			_ = tx.Respond(r)
+			return
+		}
+		exp = min(exp, MaxExpires)
+		s.loc.Update(user, Binding{
+			Contact:   *c.Address.Clone(),
+			Source:    req.Source(),
+			Transport: req.Transport(),
+			CallID:    callID,
+		}, exp)
+	}
+
+	r := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	now := time.Now()
+	for _, b := range s.loc.Lookup(user) {
+		c := &sip.ContactHeader{Address: b.Contact}
+		c.Params = sip.NewParams()
+		c.Params.Add("expires", strconv.Itoa(int(b.Expires.Sub(now).Round(time.Second)/time.Second)))
+		r.AppendHeader(c)
+	}
+	r.AppendHeader(sip.NewHeader("Date", now.UTC().Format(time.RFC1123)))
+	_ = tx.Respond(r)
+	s.log.Debug().Str("agent", user).Int("contacts", len(contacts)).Msg("registered")
+}

@@ -1,0 +1,352 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+
+	"github.com/callwerk/callwerk/acd"
+	"github.com/callwerk/callwerk/internal/pseudo"
+	"github.com/callwerk/callwerk/media"
+)
+
+// Router is what the SIP edge needs of the ACD.
+type Router interface {
+	Enqueue(ctx context.Context, c acd.Call) (<-chan acd.Offer, error)
+	NoAnswer(ctx context.Context, call acd.CallID, agent acd.AgentID) error
+	Connect(ctx context.Context, call acd.CallID, agent acd.AgentID) error
+	Abandon(ctx context.Context, call acd.CallID) error
+	Complete(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID) error
+	SetOnline(ctx context.Context, agent acd.AgentID, online bool) error
+}
+
+// Relay allocates media legs.
+type Relay interface {
+	NewLeg(codec media.Codec) (*media.Leg, error)
+}
+
+// Listener is one SIP listen address.
+type Listener struct {
+	Network string // "udp" or "tcp"
+	Addr    string // host:port; port 0 picks a free port
+}
+
+// Number is a dialled number that leads to a queue.
+type Number struct {
+	Queue string
+	Early bool // answer with 183 early media and send 200 only when an agent answers
+}
+
+// Config is the SIP edge's configuration.
+type Config struct {
+	Listeners []Listener
+	Realm     string
+	Digest    []string          // challenge algorithms, most preferred first; empty: DefaultAlgorithms
+	Trunks    []netip.Prefix    // sources whose INVITEs are member calls
+	Numbers   map[string]Number // by dialled number (Request-URI user part)
+	Agents    map[string]string // agent ID -> digest password
+	NonceKey  []byte            // signs digest nonces; empty = random
+}
+
+// Timeouts of the edge.
+const (
+	ByeTimeout     = 5 * time.Second  // waiting for the 200 to a BYE we send
+	DrainTimeout   = 10 * time.Second // calls get this long to hang up at shutdown
+	DefaultExpires = 3600 * time.Second
+	MinExpires     = 30 * time.Second
+	MaxExpires     = 3600 * time.Second
+	RetryAfter     = "30" // seconds, sent with 503 while draining
+)
+
+// Server is the SIP edge.
+type Server struct {
+	cfg    Config
+	log    zerolog.Logger
+	pseudo *pseudo.Pseudonymizer
+	router Router
+	relay  Relay
+	hold   *media.Source
+
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+	dialog *sipgo.DialogUA
+	auth   *Authenticator
+	loc    *Location
+
+	conns     []io.Closer // bound sockets, served by Serve
+	udp       map[string]net.PacketConn
+	addrs     []Listener // bound addresses
+	serveCtx  context.Context
+	draining  atomic.Bool
+	parseLog  zerolog.Logger
+	callWG    sync.WaitGroup
+	callsMu   sync.Mutex
+	calls     map[string]*call // by SIP Call-ID of either leg
+	callCount atomic.Int64
+}
+
+// New builds the edge and binds its listeners, so Addrs is known before Serve.
+func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.Pseudonymizer, log zerolog.Logger) (*Server, error) {
+	if len(cfg.Listeners) == 0 {
+		return nil, errors.New("sip: no listeners")
+	}
+	s := &Server{
+		cfg: cfg, log: log, pseudo: p, router: router, relay: relay, hold: hold,
+		udp:      make(map[string]net.PacketConn),
+		calls:    make(map[string]*call),
+		parseLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second}),
+	}
+	s.auth = NewAuthenticator(cfg.Realm, cfg.Digest, cfg.NonceKey, func(u string) (string, bool) {
+		p, ok := cfg.Agents[u]
+		return p, ok
+	})
+	s.loc = NewLocation(func(agent string, online bool) {
+		ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+		defer cancel()
+		if err := router.SetOnline(ctx, acd.AgentID(agent), online); err != nil {
+			s.log.Error().Err(err).Str("agent", agent).Msg("presence update failed")
+		}
+		s.log.Info().Str("agent", agent).Bool("online", online).Msg("agent presence")
+	})
+	if err := s.bind(); err != nil {
+		s.closeConns()
+		return nil, err
+	}
+	host, port := splitHostPort(s.addrs[0].Addr)
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent("Callwerk"),
+		sipgo.WithUserAgentHostname(host),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.readFilter)),
+	)
+	if err != nil {
+		s.closeConns()
+		return nil, fmt.Errorf("sip: user agent: %w", err)
+	}
+	s.ua = ua
+	if s.srv, err = sipgo.NewServer(ua); err != nil {
+		return nil, fmt.Errorf("sip: server: %w", err)
+	}
+	if s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(port)); err != nil {
+		return nil, fmt.Errorf("sip: client: %w", err)
+	}
+	s.dialog = &sipgo.DialogUA{
+		Client:         s.client,
+		ContactHDR:     sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "callwerk", Host: host, Port: port}},
+		RewriteContact: true, // send in-dialog requests to where the peer's requests came from (NAT)
+	}
+	s.srv.OnRegister(s.onRegister)
+	s.srv.OnInvite(s.onInvite)
+	s.srv.OnAck(s.onAck)
+	s.srv.OnBye(s.onBye)
+	s.srv.OnCancel(s.onCancel)
+	s.srv.OnOptions(s.onOptions)
+	return s, nil
+}
+
+func (s *Server) bind() error {
+	for _, l := range s.cfg.Listeners {
+		switch l.Network {
+		case "udp":
+			c, err := net.ListenPacket("udp", l.Addr)
+			if err != nil {
+				return fmt.Errorf("sip: listen udp %s: %w", l.Addr, err)
+			}
+			s.conns = append(s.conns, c)
+			s.udp[c.LocalAddr().String()] = c
+			s.addrs = append(s.addrs, Listener{"udp", c.LocalAddr().String()})
+		case "tcp":
+			ln, err := net.Listen("tcp", l.Addr)
+			if err != nil {
+				return fmt.Errorf("sip: listen tcp %s: %w", l.Addr, err)
+			}
+			s.conns = append(s.conns, ln)
+			s.addrs = append(s.addrs, Listener{"tcp", ln.Addr().String()})
+		default:
+			return fmt.Errorf("sip: listen %s:%s: unsupported network", l.Network, l.Addr)
+		}
+	}
+	return nil
+}
+
+func (s *Server) closeConns() {
+	for _, c := range s.conns {
+		_ = c.Close()
+	}
+}
+
+// Addrs returns the bound listen addresses.
+func (s *Server) Addrs() []Listener { return s.addrs }
+
+// Location returns the registrar's location store.
+func (s *Server) Location() *Location { return s.loc }
+
+// ActiveCalls returns the number of member calls in progress.
+func (s *Server) ActiveCalls() int { return int(s.callCount.Load()) }
+
+// Serve handles SIP until ctx ends. Then it refuses new calls with 503,
+// hangs up the calls in progress (BYE on both legs), waits for them up to
+// DrainTimeout, and closes the listeners.
+func (s *Server) Serve(ctx context.Context) error {
+	s.serveCtx = ctx
+	errc := make(chan error, len(s.conns))
+	var wg sync.WaitGroup
+	for _, c := range s.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			switch c := c.(type) {
+			case net.PacketConn:
+				err = s.srv.ServeUDP(c)
+			case net.Listener:
+				err = s.srv.ServeTCP(c)
+			}
+			if err != nil && !errors.Is(err, net.ErrClosed) {
+				errc <- err
+			}
+		}()
+	}
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	wg.Add(1)
+	go func() { defer wg.Done(); s.loc.Run(sweepCtx) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.draining.Store(true)
+	done := make(chan struct{})
+	go func() { s.callWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(DrainTimeout):
+		s.log.Warn().Int64("calls", s.callCount.Load()).Msg("calls still up after drain timeout")
+	}
+	stopSweep()
+	s.closeConns()
+	_ = s.ua.Close()
+	wg.Wait()
+	return err
+}
+
+// readFilter runs before sipgo parses a message. sipgo drops unparsable UDP
+// datagrams silently and logs them whole (caller numbers included), so we
+// parse here first: a broken request gets a 400 from us, is logged at most
+// once a second without its content, and never reaches sipgo.
+func (s *Server) readFilter(info sip.TransportReadProps, data []byte) ([]byte, error) {
+	if !strings.EqualFold(info.Transport, "udp") || len(data) <= 4 {
+		return data, nil // keep-alives; TCP framing is sipgo's stream parser's
+	}
+	if _, err := sip.NewParser().ParseSIP(data); err == nil {
+		return data, nil
+	} else {
+		s.parseLog.Warn().Str("source", info.RemoteAddr.String()).Str("error", firstLine(err.Error())).Msg("unparsable SIP message dropped")
+	}
+	if conn := s.udp[info.LocalAddr.String()]; conn != nil && !isResponse(data) {
+		_, _ = conn.WriteTo(badRequest(data), info.RemoteAddr)
+	}
+	return nil, nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+func isResponse(data []byte) bool { return len(data) >= 8 && string(data[:8]) == "SIP/2.0 " }
+
+// badRequest builds a 400 for an unparsable request, copying the headers a
+// client needs to match it (Via, From, To, Call-ID, CSeq) as they were.
+func badRequest(data []byte) []byte {
+	var b strings.Builder
+	b.WriteString("SIP/2.0 400 Bad Request\r\n")
+	head, _, _ := strings.Cut(string(data), "\r\n\r\n")
+	for i, line := range strings.Split(head, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if i == 0 || len(line) > 1024 {
+			continue
+		}
+		name, _, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "via", "v", "from", "f", "to", "t", "call-id", "i", "cseq":
+			b.WriteString(line)
+			b.WriteString("\r\n")
+		}
+	}
+	b.WriteString("Server: Callwerk\r\nContent-Length: 0\r\n\r\n")
+	return []byte(b.String())
+}
+
+// validRequest answers 400 and returns false if a request lacks a header
+// every request must have (RFC 3261 §8.1.1); sipgo parses such requests.
+func validRequest(req *sip.Request, tx sip.ServerTransaction) bool {
+	missing := ""
+	switch {
+	case req.CallID() == nil:
+		missing = "Call-ID"
+	case req.From() == nil:
+		missing = "From"
+	case req.To() == nil:
+		missing = "To"
+	case req.CSeq() == nil:
+		missing = "CSeq"
+	case req.Via() == nil:
+		missing = "Via"
+	case req.CSeq().MethodName != req.Method:
+		missing = "matching CSeq method"
+	}
+	if missing == "" {
+		return true
+	}
+	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad Request: missing "+missing, nil))
+	return false
+}
+
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if !validRequest(req, tx) {
+		return
+	}
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"))
+	_ = tx.Respond(res)
+}
+
+func splitHostPort(hp string) (string, int) {
+	ap, err := netip.ParseAddrPort(hp)
+	if err != nil {
+		return hp, 0
+	}
+	return ap.Addr().String(), int(ap.Port())
+}
+
+func (s *Server) trunkSource(src string) bool {
+	ap, err := netip.ParseAddrPort(src)
+	if err != nil {
+		return false
+	}
+	for _, p := range s.cfg.Trunks {
+		if p.Contains(ap.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
+}
