@@ -36,7 +36,7 @@ type ACD struct {
 	wake chan struct{}
 
 	mu      sync.Mutex
-	waiters map[CallID]chan Offer   // calls of this node waiting for an offer
+	waiters map[CallID]chan Offer   // calls of this node waiting for an offer (nil: being enqueued)
 	timers  map[AgentID]func() bool // running wrap-up timers
 	closed  bool
 }
@@ -126,7 +126,7 @@ func (a *ACD) dispatch(ctx context.Context) error {
 	local := calls[:0]
 	a.mu.Lock()
 	for _, c := range calls {
-		if _, ok := a.waiters[c.ID]; ok {
+		if a.waiters[c.ID] != nil {
 			local = append(local, c)
 		}
 	}
@@ -191,13 +191,20 @@ func (a *ACD) Enqueue(ctx context.Context, c Call) (<-chan Offer, error) {
 		a.mu.Unlock()
 		return nil, fmt.Errorf("enqueue %s: %w", c.ID, ErrConflict)
 	}
-	a.waiters[c.ID] = ch
+	// A nil placeholder claims the ID; the dispatcher routes the call only
+	// once its channel is in place, after call.enqueued is published.
+	a.waiters[c.ID] = nil
 	a.mu.Unlock()
 	if err := a.store.AddCall(ctx, c); err != nil {
 		a.dropWaiter(c.ID)
 		return nil, fmt.Errorf("enqueue %s: %w", c.ID, err)
 	}
 	a.events.Emit(Event{Time: c.Enqueued, Type: "call.enqueued", Queue: c.Queue, Call: c.ID})
+	a.mu.Lock()
+	if _, ok := a.waiters[c.ID]; ok { // not abandoned meanwhile
+		a.waiters[c.ID] = ch
+	}
+	a.mu.Unlock()
 	a.poke()
 	return ch, nil
 }
