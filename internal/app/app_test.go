@@ -264,7 +264,9 @@ func TestRingTimeoutMovesToNextAgent(t *testing.T) {
 	assert.GreaterOrEqual(t, elapsed, 5*time.Second, "rang the first agent for the ring timeout")
 	assert.Less(t, elapsed, 7*time.Second)
 	assert.Equal(t, acd.Available, n.agentState(t, "1001"))
-	assert.Equal(t, acd.OnCall, n.agentState(t, "1002"))
+	// The agent's phone reports the call when our ACK arrives, just before
+	// the server records on-call.
+	n.waitAgentState(t, "1002", acd.OnCall, time.Second)
 }
 
 func TestMemberHangsUpWhileAgentRings(t *testing.T) {
