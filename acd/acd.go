@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -15,6 +16,11 @@ type QueueConfig struct {
 	Name        string
 	RingTimeout time.Duration // an offered agent's phone rings this long
 	Wrapup      time.Duration // an agent's after-call time before the next offer
+	Strategy    Strategy      // "" = LongestIdle
+	Weight      int           // breaks ties between equally old calls of different queues: higher first
+	Skills      map[string]int
+	Widen       []SkillStep     // in increasing After order
+	Order       map[AgentID]int // agent order for the linear strategy
 }
 
 // Offer tells a waiting call which agent to ring, and for how long.
@@ -34,6 +40,8 @@ type ACD struct {
 	queues map[string]QueueConfig
 
 	wake chan struct{}
+
+	lastOffered map[string]AgentID // round-robin memory; dispatcher goroutine only
 
 	mu      sync.Mutex
 	waiters map[CallID]chan Offer   // calls of this node waiting for an offer (nil: being enqueued)
@@ -56,9 +64,10 @@ func New(store Store, queues []QueueConfig, clock Clock, events EventSink, log z
 	}
 	return &ACD{
 		store: store, clock: clock, events: events, log: log, queues: qs,
-		wake:    make(chan struct{}, 1),
-		waiters: make(map[CallID]chan Offer),
-		timers:  make(map[AgentID]func() bool),
+		wake:        make(chan struct{}, 1),
+		lastOffered: make(map[string]AgentID),
+		waiters:     make(map[CallID]chan Offer),
+		timers:      make(map[AgentID]func() bool),
 	}
 }
 
@@ -132,7 +141,8 @@ func (a *ACD) dispatch(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 
-	for _, as := range Route(agents, local) {
+	routing := Routing{Queues: a.queues, Now: a.clock.Now(), LastOffered: a.lastOffered, Intn: rand.IntN}
+	for _, as := range Route(agents, local, routing) {
 		now := a.clock.Now()
 		var queue string
 		err := a.store.UpdateCallAgent(ctx, as.Call, as.Agent, func(c *Call, ag *Agent) error {
@@ -148,6 +158,7 @@ func (a *ACD) dispatch(ctx context.Context) error {
 			}
 			continue
 		}
+		a.lastOffered[queue] = as.Agent
 		a.mu.Lock()
 		ch := a.waiters[as.Call]
 		a.mu.Unlock()

@@ -6,15 +6,51 @@ import (
 	"time"
 )
 
+// Strategy orders the eligible agents of a queue for a call.
+type Strategy string
+
+// Strategies (queues[].strategy). In every strategy, agents already offered
+// this call come last, least recently offered first.
+const (
+	LongestIdle   Strategy = "longest-idle"    // idle longest across all queues first (default)
+	RoundRobin    Strategy = "round-robin"     // the next agent after the one last offered a call of this queue, by ID
+	FewestCalls   Strategy = "fewest-calls"    // fewest calls answered since the node started, then longest idle
+	LeastTalkTime Strategy = "least-talk-time" // least talk time since the node started, then longest idle
+	Linear        Strategy = "linear"          // the queue's agent order (config order), first free one
+	Random        Strategy = "random"          // uniformly at random
+)
+
+// Strategies lists the supported strategies.
+var Strategies = []Strategy{LongestIdle, RoundRobin, FewestCalls, LeastTalkTime, Linear, Random}
+
+// SkillStep widens a queue's skill requirement once a call has waited After.
+type SkillStep struct {
+	After  time.Duration
+	Skills map[string]int // skill -> minimum level from then on; a skill not named is no longer required
+}
+
+// Routing is what Route needs besides agents and calls.
+type Routing struct {
+	Queues map[string]QueueConfig // unknown queues route longest-idle without skills
+	Now    time.Time              // for skill widening by wait time
+	// LastOffered is round-robin's memory: the agent last offered a call of
+	// each queue.
+	LastOffered map[string]AgentID
+	// Intn returns a random number in [0,n) for the random strategy; nil
+	// picks the first candidate (deterministic tests).
+	Intn func(n int) int
+}
+
 // Route decides which waiting calls are offered to which agents now.
 //
-// Calls are served highest priority first, then oldest first. Each call goes
-// to the eligible agent (available, serving the call's queue) who has been
-// idle longest. Agents this call was already offered to come last, least
-// recently offered first, so a call whose agents all missed it starts a new
-// round instead of waiting for ever. Calls already being offered are skipped.
-// Route does not modify its arguments.
-func Route(agents []Agent, calls []Call) []Assignment {
+// Calls are served highest priority first, then longest waiting (across all
+// queues, so an agent serving several queues takes the call that waited
+// longest), then by queue weight. Each call goes to the agent its queue's
+// strategy prefers among the eligible ones: available, serving the queue,
+// with the queue's skills at the levels required after the call's wait so
+// far. Calls already being offered are skipped. Route does not modify its
+// arguments.
+func Route(agents []Agent, calls []Call, r Routing) []Assignment {
 	order := make([]int, 0, len(calls))
 	for i := range calls {
 		if calls[i].Agent == "" {
@@ -26,7 +62,10 @@ func Route(agents []Agent, calls []Call) []Assignment {
 		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
 			return c
 		}
-		return a.Enqueued.Compare(b.Enqueued)
+		if c := a.Enqueued.Compare(b.Enqueued); c != 0 {
+			return c
+		}
+		return cmp.Compare(r.Queues[b.Queue].Weight, r.Queues[a.Queue].Weight)
 	})
 
 	taken := make([]bool, len(agents))
@@ -37,41 +76,112 @@ func Route(agents []Agent, calls []Call) []Assignment {
 		}
 	}
 	var out []Assignment
+	var cands []int
 	for _, ci := range order {
 		if len(out) == free {
 			break // every free agent has a call
 		}
 		c := &calls[ci]
-		best := -1
-		bestTry := -1 // index in c.Tried of best, -1 if untried
+		q := r.Queues[c.Queue]
+		need := q.SkillsAt(r.Now.Sub(c.Enqueued))
+		cands = cands[:0]
 		for ai := range agents {
 			a := &agents[ai]
-			if taken[ai] || a.State != Available || !a.Serves(c.Queue) {
-				continue
-			}
-			try := slices.Index(c.Tried, a.ID)
-			if best < 0 || better(a, try, &agents[best], bestTry) {
-				best, bestTry = ai, try
+			if !taken[ai] && a.State == Available && a.Serves(c.Queue) && hasSkills(a, need) {
+				cands = append(cands, ai)
 			}
 		}
-		if best >= 0 {
-			taken[best] = true
-			out = append(out, Assignment{Call: c.ID, Agent: agents[best].ID})
+		if len(cands) == 0 {
+			continue
 		}
+		best := pick(agents, cands, c, q, r)
+		taken[best] = true
+		out = append(out, Assignment{Call: c.ID, Agent: agents[best].ID})
 	}
 	return out
 }
 
-// better reports whether agent a (tried at index ta, -1 = untried) should be
-// offered the call before agent b (tried at tb).
-func better(a *Agent, ta int, b *Agent, tb int) bool {
-	switch {
-	case ta < 0 && tb >= 0:
-		return true
-	case ta >= 0 && tb < 0:
-		return false
-	case ta >= 0 && tb >= 0:
-		return ta < tb
+// SkillsAt returns the skill levels the queue requires of an agent for a
+// call that has waited w.
+func (q QueueConfig) SkillsAt(w time.Duration) map[string]int {
+	need := q.Skills
+	for _, s := range q.Widen {
+		if w >= s.After {
+			need = s.Skills
+		}
+	}
+	return need
+}
+
+func hasSkills(a *Agent, need map[string]int) bool {
+	for s, lvl := range need {
+		if a.Skills[s] < lvl {
+			return false
+		}
+	}
+	return true
+}
+
+// pick chooses among candidate agent indexes for call c of queue q.
+func pick(agents []Agent, cands []int, c *Call, q QueueConfig, r Routing) int {
+	// Agents not yet offered this call first; among the others, the least
+	// recently offered.
+	untried := cands[:0:0]
+	bestTry, bestTried := -1, -1
+	for _, ai := range cands {
+		t := slices.Index(c.Tried, agents[ai].ID)
+		if t < 0 {
+			untried = append(untried, ai)
+		} else if bestTried < 0 || t < bestTry {
+			bestTry, bestTried = t, ai
+		}
+	}
+	if len(untried) == 0 {
+		return bestTried
+	}
+	if q.Strategy == Random {
+		if r.Intn == nil {
+			return untried[0]
+		}
+		return untried[r.Intn(len(untried))]
+	}
+	best := untried[0]
+	for _, ai := range untried[1:] {
+		if prefer(&agents[ai], &agents[best], q, r.LastOffered[q.Name]) {
+			best = ai
+		}
+	}
+	return best
+}
+
+// prefer reports whether queue q's strategy offers a call to a before b.
+func prefer(a, b *Agent, q QueueConfig, last AgentID) bool {
+	switch q.Strategy {
+	case RoundRobin:
+		// Cyclic order by ID starting after the last agent offered.
+		ak, bk := a.ID > last, b.ID > last
+		if ak != bk {
+			return ak
+		}
+		return a.ID < b.ID
+	case Linear:
+		ai, aok := q.Order[a.ID]
+		bi, bok := q.Order[b.ID]
+		if aok != bok {
+			return aok
+		}
+		if ai != bi {
+			return ai < bi
+		}
+		return a.ID < b.ID
+	case FewestCalls:
+		if a.Answered != b.Answered {
+			return a.Answered < b.Answered
+		}
+	case LeastTalkTime:
+		if a.TalkTime != b.TalkTime {
+			return a.TalkTime < b.TalkTime
+		}
 	}
 	if !a.IdleSince.Equal(b.IdleSince) {
 		return a.IdleSince.Before(b.IdleSince)
@@ -119,6 +229,7 @@ func Connect(a *Agent, id CallID, now time.Time) error {
 		return ErrConflict
 	}
 	a.State, a.Since = OnCall, now
+	a.Answered++
 	return nil
 }
 
@@ -127,6 +238,7 @@ func StartWrapUp(a *Agent, id CallID, now time.Time) error {
 	if a.State != OnCall || a.Call != id {
 		return ErrConflict
 	}
+	a.TalkTime += now.Sub(a.Since)
 	a.State, a.Since = WrapUp, now
 	return nil
 }

@@ -173,7 +173,7 @@ func TestRoute(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			agents, calls := cloneAll(tc.agents, tc.calls)
-			got := acd.Route(agents, calls)
+			got := acd.Route(agents, calls, acd.Routing{})
 			if len(tc.want) == 0 {
 				assert.Empty(t, got)
 			} else {
@@ -197,13 +197,13 @@ func TestRouteIgnoresAgentOrder(t *testing.T) {
 		waiting("c1", "sales", 10, 0, "c"), waiting("c2", "support", 11, 0),
 		waiting("c3", "sales", 12, 2), waiting("c4", "support", 13, 0), waiting("c5", "sales", 14, 0),
 	}
-	want := acd.Route(agents, calls)
+	want := acd.Route(agents, calls, acd.Routing{})
 	require.Len(t, want, 5)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 20 {
 		shuffled := slices.Clone(agents)
 		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		assert.Equal(t, want, acd.Route(shuffled, calls), "permutation %d", i)
+		assert.Equal(t, want, acd.Route(shuffled, calls, acd.Routing{}), "permutation %d", i)
 	}
 }
 
@@ -244,7 +244,7 @@ func BenchmarkRoute(b *testing.B) {
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		n = len(acd.Route(agents, calls))
+		n = len(acd.Route(agents, calls, acd.Routing{}))
 	}
 	b.ReportMetric(float64(n), "assignments")
 }
@@ -279,7 +279,7 @@ func TestRouteInvariants(t *testing.T) {
 	for _, c := range calls {
 		byCall[c.ID] = c
 	}
-	got := acd.Route(agents, calls)
+	got := acd.Route(agents, calls, acd.Routing{})
 	require.NotEmpty(t, got)
 	seenAgent := map[acd.AgentID]bool{}
 	seenCall := map[acd.CallID]bool{}

@@ -10,7 +10,7 @@ import (
 // several nodes route the same queues. Implementations apply the transition
 // functions of this package (Reserve, Unreserve, ...) atomically.
 type Store interface {
-	// PutAgent creates or replaces an agent's configuration (ID, Queues),
+	// PutAgent creates or replaces an agent's configuration (ID, Queues, Skills),
 	// keeping the routing state of an existing agent.
 	PutAgent(ctx context.Context, a Agent) error
 	// Agents returns a snapshot of all agents.

@@ -2,6 +2,7 @@ package acd_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -133,7 +134,7 @@ func TestTransitions(t *testing.T) {
 			name:      "connect reserved agent",
 			agent:     agentIn(acd.Reserved, "c1"),
 			op:        connect("c1"),
-			wantAgent: moved(agentIn(acd.OnCall, "c1"), acd.OnCall),
+			wantAgent: counted(moved(agentIn(acd.OnCall, "c1"), acd.OnCall), 1, 0),
 		},
 		{name: "connect other call", agent: agentIn(acd.Reserved, "c2"), op: connect("c1"), wantErr: acd.ErrConflict},
 		{name: "connect available agent", agent: avail, op: connect("c1"), wantErr: acd.ErrConflict},
@@ -142,10 +143,11 @@ func TestTransitions(t *testing.T) {
 
 		// StartWrapUp
 		{
-			name:      "wrap up after the call",
-			agent:     agentIn(acd.OnCall, "c1"),
-			op:        startWrapUp("c1"),
-			wantAgent: moved(agentIn(acd.WrapUp, "c1"), acd.WrapUp),
+			name:  "wrap up after the call",
+			agent: agentIn(acd.OnCall, "c1"),
+			op:    startWrapUp("c1"),
+			// Talk time counts from entering on-call (agentIn's Since) to now.
+			wantAgent: counted(moved(agentIn(acd.WrapUp, "c1"), acd.WrapUp), 0, now.Sub(agentIn(acd.OnCall, "c1").Since)),
 		},
 		{name: "wrap up other call", agent: agentIn(acd.OnCall, "c2"), op: startWrapUp("c1"), wantErr: acd.ErrConflict},
 		{name: "wrap up while ringing", agent: agentIn(acd.Reserved, "c1"), op: startWrapUp("c1"), wantErr: acd.ErrConflict},
@@ -298,4 +300,10 @@ func TestCloneIsDeep(t *testing.T) {
 	cc := c.Clone()
 	cc.Tried[0] = "changed"
 	assert.Equal(t, acd.AgentID("a1"), c.Tried[0])
+}
+
+// counted sets an agent's routing counters.
+func counted(a acd.Agent, answered int, talk time.Duration) acd.Agent {
+	a.Answered, a.TalkTime = answered, talk
+	return a
 }

@@ -2,6 +2,7 @@ package acd
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"time"
 )
@@ -44,12 +45,19 @@ var (
 // Agent is an agent's routing record.
 type Agent struct {
 	ID        AgentID
-	Queues    []string  // queues the agent serves
-	State     State     // routing state
-	Since     time.Time // when State was entered
-	IdleSince time.Time // when the agent last became free; longest idle is offered first
-	Call      CallID    // the reserved or connected call, if any
-	Online    bool      // has at least one registered device
+	Queues    []string       // queues the agent serves
+	State     State          // routing state
+	Since     time.Time      // when State was entered
+	IdleSince time.Time      // when the agent last became free; longest idle is offered first
+	Call      CallID         // the reserved or connected call, if any
+	Online    bool           // has at least one registered device
+	Skills    map[string]int // skill -> level 1..5
+
+	// Routing counters for the fewest-calls and least-talk-time strategies.
+	// They are routing state, not statistics: nothing shows them per agent
+	// (see docs/privacy in the dashboard work).
+	Answered int
+	TalkTime time.Duration
 }
 
 // Serves reports whether the agent takes calls of queue q.
@@ -58,6 +66,7 @@ func (a *Agent) Serves(q string) bool { return slices.Contains(a.Queues, q) }
 // Clone returns a deep copy.
 func (a Agent) Clone() Agent {
 	a.Queues = slices.Clone(a.Queues)
+	a.Skills = maps.Clone(a.Skills)
 	return a
 }
 

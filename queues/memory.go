@@ -3,6 +3,7 @@ package queues
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ func (m *Memory) PutAgent(_ context.Context, a acd.Agent) error {
 	defer m.mu.Unlock()
 	if old, ok := m.agents[a.ID]; ok {
 		old.Queues = slices.Clone(a.Queues)
+		old.Skills = maps.Clone(a.Skills)
 		return nil
 	}
 	c := a.Clone()

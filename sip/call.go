@@ -30,6 +30,7 @@ type call struct {
 	log     zerolog.Logger
 	queue   string
 	early   bool
+	prio    int
 	codec   media.Codec
 	telPT   int
 	started time.Time
@@ -97,7 +98,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	remote := netip.AddrPortFrom(offer.Addr, uint16(offer.Port))
 
 	c := &call{
-		id: newCallID(), s: s, queue: num.Queue, early: num.Early,
+		id: newCallID(), s: s, queue: num.Queue, early: num.Early, prio: num.Priority,
 		codec: codec, telPT: offer.TelEventPT, started: time.Now(),
 	}
 	c.log = s.log.With().
@@ -182,7 +183,7 @@ func (c *call) run(ctx context.Context) error {
 	c.memberLeg.Play(c.s.hold)
 	c.log.Info().Bool("early", c.early).Msg("call queued")
 
-	offers, err := c.s.router.Enqueue(ctx, acd.Call{ID: c.id, Queue: c.queue})
+	offers, err := c.s.router.Enqueue(ctx, acd.Call{ID: c.id, Queue: c.queue, Priority: c.prio})
 	if err != nil {
 		c.release(sip.StatusServiceUnavailable)
 		return fmt.Errorf("enqueue: %w", err)

@@ -44,8 +44,9 @@ type Listener struct {
 
 // Number is a dialled number that leads to a queue.
 type Number struct {
-	Queue string
-	Early bool // answer with 183 early media and send 200 only when an agent answers
+	Queue    string
+	Early    bool // answer with 183 early media and send 200 only when an agent answers
+	Priority int  // calls to this number are served before lower priorities
 }
 
 // Config is the SIP edge's configuration.

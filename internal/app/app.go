@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,16 +60,13 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		}
 	}()
 
-	qcs := make([]acd.QueueConfig, 0, len(cfg.Queues))
-	for _, q := range cfg.Queues {
-		qcs = append(qcs, acd.QueueConfig{Name: q.Name, RingTimeout: q.RingTimeout.D(), Wrapup: q.Wrapup.D()})
-	}
 	ctx := context.Background()
 	for _, ag := range cfg.Agents {
-		if err := store.PutAgent(ctx, acd.Agent{ID: acd.AgentID(ag.ID), Queues: ag.Queues}); err != nil {
+		if err := store.PutAgent(ctx, acd.Agent{ID: acd.AgentID(ag.ID), Queues: ag.Queues, Skills: ag.Skills}); err != nil {
 			return nil, fmt.Errorf("agent %s: %w", ag.ID, err)
 		}
 	}
+	qcs := queueConfigs(cfg)
 	events := queues.NewEvents(bus.Conn, log.With().Str("component", "events").Logger())
 	a.acd = acd.New(store, qcs, acd.SystemClock{}, events, log.With().Str("component", "acd").Logger())
 
@@ -114,6 +112,29 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	return a, nil
 }
 
+// queueConfigs translates the queues of cfg for the ACD. A linear queue's
+// agent order is the order of the agents in the config file.
+func queueConfigs(cfg *config.Config) []acd.QueueConfig {
+	qcs := make([]acd.QueueConfig, 0, len(cfg.Queues))
+	for _, q := range cfg.Queues {
+		qc := acd.QueueConfig{
+			Name: q.Name, RingTimeout: q.RingTimeout.D(), Wrapup: q.Wrapup.D(),
+			Strategy: acd.Strategy(q.Strategy), Weight: q.Weight, Skills: q.Skills,
+			Order: make(map[acd.AgentID]int),
+		}
+		for _, w := range q.Widen {
+			qc.Widen = append(qc.Widen, acd.SkillStep{After: w.After.D(), Skills: w.Skills})
+		}
+		for _, ag := range cfg.Agents {
+			if slices.Contains(ag.Queues, q.Name) {
+				qc.Order[acd.AgentID(ag.ID)] = len(qc.Order)
+			}
+		}
+		qcs = append(qcs, qc)
+	}
+	return qcs
+}
+
 func sipConfig(cfg *config.Config) (sip.Config, error) {
 	ls, err := cfg.SIP.Listeners()
 	if err != nil {
@@ -139,7 +160,7 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 		sc.Trunks = append(sc.Trunks, ps...)
 	}
 	for _, n := range cfg.Numbers {
-		sc.Numbers[n.Number] = sip.Number{Queue: n.Queue, Early: n.Answer == "early"}
+		sc.Numbers[n.Number] = sip.Number{Queue: n.Queue, Early: n.Answer == "early", Priority: n.Priority}
 	}
 	for _, ag := range cfg.Agents {
 		sc.Agents[ag.ID] = ag.Password

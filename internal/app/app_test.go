@@ -410,3 +410,33 @@ func TestShutdownHangsUpCalls(t *testing.T) {
 	waitClosed(t, member.Done(), 5*time.Second, "member should get a BYE at shutdown")
 	waitClosed(t, ac.Done(), 5*time.Second, "agent should get a BYE at shutdown")
 }
+
+// Skills from the config decide who is offered a call, and a number's
+// priority puts its calls before older ones.
+func TestSkillsAndPriorityFromConfig(t *testing.T) {
+	n := startNode(t, func(c *config.Config) {
+		c.Queues[0].Skills = map[string]int{"beitrag": 3}
+		c.Agents[1].Skills = map[string]int{"beitrag": 4} // 1002
+		c.Numbers = append(c.Numbers, config.Number{Number: "300", Queue: "service", Answer: "immediate", Priority: 50})
+	})
+	unskilled := registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	time.Sleep(10 * time.Millisecond) // 1001 idles longer, but lacks the skill
+	skilled := registerAgent(t, n, "1002", loadtest.AgentOptions{})
+	first := call(t, n, newMember(t), "100")
+	waitAnswered(t, skilled, 3*time.Second)
+	assert.Equal(t, int64(0), unskilled.Rings.Load(), "the agent without the skill is not offered the call")
+
+	// 1002 is busy: a normal call waits, then a priority call joins. When
+	// 1002 is free again, the priority call is offered first.
+	normal := call(t, n, newMember(t), "100")
+	time.Sleep(100 * time.Millisecond)
+	urgent := call(t, n, newMember(t), "300")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	require.NoError(t, first.Hangup(ctx))
+	waitAnswered(t, skilled, 5*time.Second)
+	require.Eventually(t, func() bool { return urgent.RTP.Stats().ByTag[loadtest.TagAgent] > 5 }, 3*time.Second, 20*time.Millisecond,
+		"the priority call is connected")
+	assert.Zero(t, normal.RTP.Stats().ByTag[loadtest.TagAgent], "the older normal call still waits")
+	assert.Equal(t, int64(0), unskilled.Rings.Load())
+}

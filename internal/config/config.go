@@ -101,6 +101,9 @@ type Number struct {
 	Number string `yaml:"number"` // Request-URI user part: optional leading +, then digits, * and #; unique
 	Queue  string `yaml:"queue"`  // name of a configured queue
 	Answer string `yaml:"answer"` // "immediate" or "early"; default DefaultAnswer
+	// Priority of calls to this number: 0..100, higher first, whatever
+	// their wait; default 0.
+	Priority int `yaml:"priority,omitempty"`
 }
 
 // Queue is a call queue served by agents.
@@ -108,15 +111,48 @@ type Queue struct {
 	Name        string   `yaml:"name"`         // [a-z0-9_-]{1,32}, unique
 	RingTimeout Duration `yaml:"ring_timeout"` // 5s..120s; default DefaultRingTimeout
 	Wrapup      Duration `yaml:"wrapup"`       // 0s..10m; default DefaultWrapup (an explicit 0s in the file means no wrap-up)
+	// Strategy picks among the free qualified agents: longest-idle
+	// (default), round-robin, fewest-calls, least-talk-time, linear (agents'
+	// config order), random.
+	Strategy string `yaml:"strategy"`
+	// Weight breaks ties between equally old calls of different queues for
+	// an agent serving both: 0..100, higher first; default 0.
+	Weight int `yaml:"weight,omitempty"`
+	// Skills an agent needs, with the minimum level 1..5.
+	Skills map[string]int `yaml:"skills,omitempty"`
+	// Widen lowers the skill requirement for calls that have waited longer:
+	// steps in increasing `after` order, each listing the requirement from
+	// then on (a skill not listed is no longer required).
+	Widen []Widen `yaml:"widen,omitempty"`
+}
+
+// Widen is one step of a queue's skill widening.
+type Widen struct {
+	After  Duration       `yaml:"after"`            // wait after which this requirement applies, > 0
+	Skills map[string]int `yaml:"skills,omitempty"` // skill -> minimum level 1..5, each at most the earlier requirement
 }
 
 // Agent is a clerk with a SIP account.
 type Agent struct {
-	ID       string   `yaml:"id"`       // SIP user name, [A-Za-z0-9._-]{1,64}, unique
-	Password string   `yaml:"password"` // digest password, at least 8 characters; never logged or printed
-	Queues   []string `yaml:"queues"`   // names of configured queues; at least one
+	ID       string         `yaml:"id"`               // SIP user name, [A-Za-z0-9._-]{1,64}, unique
+	Password string         `yaml:"password"`         // digest password, at least 8 characters; never logged or printed
+	Queues   []string       `yaml:"queues"`           // names of configured queues; at least one
+	Skills   map[string]int `yaml:"skills,omitempty"` // skill -> level 1..5 (5 = expert)
 }
 
 // DefaultDigestAlgorithms is the RFC 8760 order: SHA-256 first, MD5 for
 // phones that know nothing better.
 var DefaultDigestAlgorithms = []string{"SHA-256", "MD5"}
+
+// Queue strategies (queues[].strategy).
+var Strategies = []string{"longest-idle", "round-robin", "fewest-calls", "least-talk-time", "linear", "random"}
+
+// DefaultStrategy is the strategy of a queue that names none.
+const DefaultStrategy = "longest-idle"
+
+// Limits of the routing keys.
+const (
+	MaxPriority = 100
+	MaxWeight   = 100
+	MaxSkill    = 5
+)

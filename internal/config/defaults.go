@@ -6,6 +6,11 @@ import "os"
 // Default* constants). A zero Duration counts as unset here; [Load] keeps a
 // 0s that is written in the file.
 func (c *Config) ApplyDefaults() {
+	for i := range c.Queues {
+		if c.Queues[i].Strategy == "" {
+			c.Queues[i].Strategy = DefaultStrategy
+		}
+	}
 	if c.Node.Name == "" {
 		c.Node.Name = hostname()
 	}

@@ -171,6 +171,24 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string, line int) {
 		for i, item := range n.Content {
 			w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), item.Line)
 		}
+	case t.Kind() == reflect.Int:
+		var i int
+		if n.Kind != yaml.ScalarNode || n.Decode(&i) != nil {
+			w.fail(line, path, fmt.Sprintf("expected a whole number, got %q", n.Value))
+		}
+	case t.Kind() == reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			w.fail(line, path, "expected a mapping of names to values, got "+kindName(n))
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				w.fail(k.Line, path, "keys must be plain names, got "+kindName(k))
+				continue
+			}
+			w.walk(v, t.Elem(), path+"."+k.Value, k.Line)
+		}
 	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			w.fail(line, path, "expected a mapping of keys, got "+kindName(n))

@@ -45,7 +45,7 @@ func (c *Config) Summary() string {
 
 	b.WriteString("\n")
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	row("queue", "ring", "wrapup", "agents", "numbers")
+	row("queue", "strategy", "ring", "wrapup", "agents", "numbers")
 	for _, q := range c.Queues {
 		agents := 0
 		for _, a := range c.Agents {
@@ -67,7 +67,7 @@ func (c *Config) Summary() string {
 				numbers = append(numbers, n.Number)
 			}
 		}
-		row(q.Name, q.RingTimeout.String(), q.Wrapup.String(), strconv.Itoa(agents), list(numbers))
+		row(q.Name, q.Strategy, q.RingTimeout.String(), q.Wrapup.String(), strconv.Itoa(agents), list(numbers))
 	}
 	tw.Flush()
 

@@ -23,9 +23,9 @@ func TestSummary(t *testing.T) {
 	} {
 		assert.Contains(t, s, want)
 	}
-	assert.Regexp(t, `(?m)^service\s+20s\s+10s\s+2\s+100, \+4930123456 \(early\)$`, s)
-	assert.Regexp(t, `(?m)^billing\s+1m30s\s+0s\s+2\s+\*55#$`, s)
-	assert.Regexp(t, `(?m)^overflow\s+20s\s+10s\s+0\s+-$`, s)
+	assert.Regexp(t, `(?m)^service\s+longest-idle\s+20s\s+10s\s+2\s+100, \+4930123456 \(early\)$`, s)
+	assert.Regexp(t, `(?m)^billing\s+longest-idle\s+1m30s\s+0s\s+2\s+\*55#$`, s)
+	assert.Regexp(t, `(?m)^overflow\s+longest-idle\s+20s\s+10s\s+0\s+-$`, s)
 	assert.Regexp(t, `(?m)^carrier\s+127.0.0.0/8, 192.0.2.10$`, s)
 	assert.Less(t, strings.Count(s, "\n"), 25, "one screen")
 }

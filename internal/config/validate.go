@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -276,8 +278,45 @@ func (v *validator) queues(qs []Queue) map[string]bool {
 		if d := q.Wrapup.D(); d < 0 || d > MaxWrapup {
 			v.add(path+".wrapup", "must be between 0s and %s (got %s)", fmtLimit(MaxWrapup), fmtDur(d))
 		}
+		if q.Strategy != "" && !slices.Contains(Strategies, q.Strategy) { // "" is the default
+			v.add(path+".strategy", "must be one of %s (got %q)", strings.Join(Strategies, ", "), q.Strategy)
+		}
+		if q.Weight < 0 || q.Weight > MaxWeight {
+			v.add(path+".weight", "must be between 0 and %d (got %d)", MaxWeight, q.Weight)
+		}
+		v.skills(path+".skills", q.Skills)
+		prev, prevAfter := q.Skills, time.Duration(0)
+		for j, w := range q.Widen {
+			wp := fmt.Sprintf("%s.widen[%d]", path, j)
+			if w.After.D() <= prevAfter {
+				v.add(wp+".after", "must be later than %s (got %s)", fmtDur(prevAfter), fmtDur(w.After.D()))
+			}
+			v.skills(wp+".skills", w.Skills)
+			for _, s := range sortedKeys(w.Skills) {
+				if was, ok := prev[s]; !ok || w.Skills[s] > was {
+					v.add(wp+".skills."+s, "a widening step may only lower requirements (before: %d, here: %d)", prev[s], w.Skills[s])
+				}
+			}
+			prev, prevAfter = w.Skills, w.After.D()
+		}
 	}
 	return set
+}
+
+// skills checks a skill map: names like queue names, levels 1..MaxSkill.
+func (v *validator) skills(path string, m map[string]int) {
+	for _, s := range sortedKeys(m) {
+		if !nameRE.MatchString(s) {
+			v.add(path, "skill names must be 1 to 32 lower-case letters, digits, '_' or '-' (got %q)", s)
+		}
+		if l := m[s]; l < 1 || l > MaxSkill {
+			v.add(path+"."+s, "level must be between 1 and %d (got %d)", MaxSkill, l)
+		}
+	}
+}
+
+func sortedKeys(m map[string]int) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 // name checks a queue or trunk name and its uniqueness among kind.
@@ -313,6 +352,9 @@ func (v *validator) numbers(ns []Number, queues map[string]bool) {
 		case AnswerImmediate, AnswerEarly:
 		default:
 			v.add(path+".answer", "must be %q or %q (got %q)", AnswerImmediate, AnswerEarly, n.Answer)
+		}
+		if n.Priority < 0 || n.Priority > MaxPriority {
+			v.add(path+".priority", "must be between 0 and %d (got %d)", MaxPriority, n.Priority)
 		}
 	}
 }
@@ -351,6 +393,7 @@ func (v *validator) agents(as []Agent, queues map[string]bool) {
 			member[q] = j
 			v.queueRef(qp, q, queues)
 		}
+		v.skills(path+".skills", a.Skills)
 	}
 }
 

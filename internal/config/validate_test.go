@@ -203,3 +203,58 @@ func TestFieldErrorString(t *testing.T) {
 		(&FieldError{Path: "queues[1].ring_timeout", Problem: "must be between 5s and 120s (got 2s)"}).Error())
 	assert.Equal(t, "empty document", (&FieldError{Problem: "empty document"}).Error())
 }
+
+func TestValidateRouting(t *testing.T) {
+	cases := []struct {
+		name    string
+		mutate  func(c *Config)
+		path    string
+		problem string
+	}{
+		{"unknown strategy", func(c *Config) { c.Queues[0].Strategy = "ring-everyone" }, "queues[0].strategy", `got "ring-everyone"`},
+		{"weight too big", func(c *Config) { c.Queues[0].Weight = 101 }, "queues[0].weight", "between 0 and 100"},
+		{"skill level too high", func(c *Config) { c.Queues[0].Skills = map[string]int{"kv": 6} }, "queues[0].skills.kv", "between 1 and 5 (got 6)"},
+		{"bad skill name", func(c *Config) { c.Agents[0].Skills = map[string]int{"Beitrag Recht": 3} }, "agents[0].skills", `got "Beitrag Recht"`},
+		{"widen not later", func(c *Config) {
+			c.Queues[0].Skills = map[string]int{"kv": 4}
+			c.Queues[0].Widen = []Widen{{After: Duration(time.Minute), Skills: map[string]int{"kv": 2}}, {After: Duration(time.Minute)}}
+		}, "queues[0].widen[1].after", "must be later than 1m"},
+		{"widen raises a level", func(c *Config) {
+			c.Queues[0].Skills = map[string]int{"kv": 2}
+			c.Queues[0].Widen = []Widen{{After: Duration(time.Minute), Skills: map[string]int{"kv": 3}}}
+		}, "queues[0].widen[0].skills.kv", "may only lower requirements"},
+		{"widen adds a skill", func(c *Config) {
+			c.Queues[0].Widen = []Widen{{After: Duration(time.Minute), Skills: map[string]int{"english": 1}}}
+		}, "queues[0].widen[0].skills.english", "may only lower requirements"},
+		{"priority negative", func(c *Config) { c.Numbers[0].Priority = -1 }, "numbers[0].priority", "between 0 and 100"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Demo()
+			tc.mutate(c)
+			err := c.Validate()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.path+": ")
+			assert.Contains(t, err.Error(), tc.problem)
+		})
+	}
+	ok := Demo()
+	ok.Queues[0].Strategy = "round-robin"
+	ok.Queues[0].Skills = map[string]int{"kv": 4}
+	ok.Queues[0].Widen = []Widen{{After: Duration(30 * time.Second), Skills: map[string]int{"kv": 2}}, {After: Duration(90 * time.Second)}}
+	ok.Agents[0].Skills = map[string]int{"kv": 5}
+	ok.Numbers[0].Priority = 10
+	assert.NoError(t, ok.Validate())
+}
+
+func TestParseRoutingKeys(t *testing.T) {
+	_, err := Parse([]byte("queues:\n  - name: q\n    weight: lots\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `queues[0].weight: expected a whole number, got "lots"`)
+	_, err = Parse([]byte("queues:\n  - name: q\n    skills: [kv]\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "queues[0].skills: expected a mapping")
+	_, err = Parse([]byte("queues:\n  - name: q\n    skills: {kv: high}\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `queues[0].skills.kv: expected a whole number, got "high"`)
+}
