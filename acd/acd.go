@@ -13,14 +13,16 @@ import (
 
 // QueueConfig is what the ACD needs to know of a queue.
 type QueueConfig struct {
-	Name        string
-	RingTimeout time.Duration // an offered agent's phone rings this long
-	Wrapup      time.Duration // an agent's after-call time before the next offer
-	Strategy    Strategy      // "" = LongestIdle
-	Weight      int           // breaks ties between equally old calls of different queues: higher first
-	Skills      map[string]int
-	Widen       []SkillStep     // in increasing After order
-	Order       map[AgentID]int // agent order for the linear strategy
+	Name          string
+	RingTimeout   time.Duration // an offered agent's phone rings this long
+	Wrapup        time.Duration // an agent's after-call time before the next offer
+	Strategy      Strategy      // "" = LongestIdle
+	Weight        int           // breaks ties between equally old calls of different queues: higher first
+	Skills        map[string]int
+	Widen         []SkillStep     // in increasing After order
+	Order         map[AgentID]int // agent order for the linear strategy
+	MaxMisses     int             // unanswered offers in a row that pause an agent; 0 = never
+	RejectBackoff time.Duration   // an agent who declines an offer gets none for this long
 }
 
 // Offer tells a waiting call which agent to ring, and for how long.
@@ -145,12 +147,15 @@ func (a *ACD) dispatch(ctx context.Context) error {
 	for _, as := range Route(agents, local, routing) {
 		now := a.clock.Now()
 		var queue string
+		var reserved Agent
 		err := a.store.UpdateCallAgent(ctx, as.Call, as.Agent, func(c *Call, ag *Agent) error {
 			if ag == nil {
 				return ErrNotFound
 			}
 			queue = c.Queue
-			return Reserve(ag, c, now)
+			err := Reserve(ag, c, now)
+			reserved = *ag
+			return err
 		})
 		if err != nil {
 			if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
@@ -168,7 +173,7 @@ func (a *ACD) dispatch(ctx context.Context) error {
 		}
 		// Events first: the call may react (and emit its own) as soon as it
 		// has the offer. The channel is buffered (one offer at a time per call).
-		a.emitAgent(as.Agent, Reserved, now)
+		a.emitAgent(&reserved, now)
 		a.events.Emit(Event{Time: now, Type: "call.offered", Queue: queue, Agent: as.Agent, Call: as.Call})
 		ch <- Offer{Agent: as.Agent, RingTimeout: a.queues[queue].RingTimeout}
 	}
@@ -177,7 +182,7 @@ func (a *ACD) dispatch(ctx context.Context) error {
 
 func (a *ACD) release(ctx context.Context, call CallID, agent AgentID) {
 	_ = a.store.UpdateCallAgent(ctx, call, agent, func(c *Call, ag *Agent) error {
-		Unreserve(ag, c, false, a.clock.Now())
+		Unreserve(ag, c, Withdrawn, a.queues[c.Queue], a.clock.Now())
 		return nil
 	})
 }
@@ -226,29 +231,34 @@ func (a *ACD) dropWaiter(id CallID) {
 	a.mu.Unlock()
 }
 
-// NoAnswer records that the offered agent did not take the call: the call
-// keeps its place and is offered to the next agent; the agent is free again.
-func (a *ACD) NoAnswer(ctx context.Context, call CallID, agent AgentID) error {
+// OfferFailed records that the offered agent did not take the call: it rang
+// out (NoAnswer) or the agent declined it (Rejected). The call keeps its place
+// and is offered to the next agent.
+func (a *ACD) OfferFailed(ctx context.Context, call CallID, agent AgentID, o Outcome) error {
 	now := a.clock.Now()
 	var queue string
-	var state State
-	err := a.store.UpdateCallAgent(ctx, call, agent, func(c *Call, ag *Agent) error {
-		if ag == nil {
+	var ag Agent
+	err := a.store.UpdateCallAgent(ctx, call, agent, func(c *Call, g *Agent) error {
+		if g == nil {
 			return ErrNotFound
 		}
-		if c.Agent != agent || ag.Call != call {
+		if c.Agent != agent || g.Call != call {
 			return ErrConflict
 		}
 		queue = c.Queue
-		Unreserve(ag, c, true, now)
-		state = ag.State
+		Unreserve(g, c, o, a.queues[c.Queue], now)
+		ag = *g
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("no answer from %s on %s: %w", agent, call, err)
+		return fmt.Errorf("offer of %s to %s failed: %w", call, agent, err)
 	}
-	a.events.Emit(Event{Time: now, Type: "call.noanswer", Queue: queue, Agent: agent, Call: call})
-	a.emitAgent(agent, state, now)
+	typ := "call.noanswer"
+	if o == Rejected {
+		typ = "call.rejected"
+	}
+	a.events.Emit(Event{Time: now, Type: typ, Queue: queue, Agent: agent, Call: call})
+	a.emitAgent(&ag, now)
 	a.poke()
 	return nil
 }
@@ -258,19 +268,22 @@ func (a *ACD) NoAnswer(ctx context.Context, call CallID, agent AgentID) error {
 func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
 	now := a.clock.Now()
 	var queue string
-	err := a.store.RemoveCall(ctx, call, func(c *Call, ag *Agent) error {
-		if ag == nil || ag.ID != agent {
+	var ag Agent
+	err := a.store.RemoveCall(ctx, call, func(c *Call, g *Agent) error {
+		if g == nil || g.ID != agent {
 			return ErrConflict
 		}
 		queue = c.Queue
-		return Connect(ag, call, now)
+		err := Connect(g, call, now)
+		ag = *g
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("connect %s to %s: %w", call, agent, err)
 	}
 	a.dropWaiter(call)
 	a.events.Emit(Event{Time: now, Type: "call.connected", Queue: queue, Agent: agent, Call: call})
-	a.emitAgent(agent, OnCall, now)
+	a.emitAgent(&ag, now)
 	return nil
 }
 
@@ -280,14 +293,13 @@ func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
 func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 	now := a.clock.Now()
 	var queue string
-	var agent AgentID
-	var state State
+	var freed *Agent
 	err := a.store.RemoveCall(ctx, call, func(c *Call, ag *Agent) error {
 		queue = c.Queue
 		if ag != nil {
-			agent = ag.ID
-			Unreserve(ag, c, false, now)
-			state = ag.State
+			Unreserve(ag, c, Withdrawn, a.queues[c.Queue], now)
+			g := *ag
+			freed = &g
 		}
 		return nil
 	})
@@ -296,8 +308,8 @@ func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 		return fmt.Errorf("abandon %s: %w", call, err)
 	}
 	a.events.Emit(Event{Time: now, Type: "call.abandoned", Queue: queue, Call: call})
-	if agent != "" {
-		a.emitAgent(agent, state, now)
+	if freed != nil {
+		a.emitAgent(freed, now)
 		a.poke()
 	}
 	return nil
@@ -307,13 +319,14 @@ func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 // queue's wrap-up time, then is offered calls again.
 func (a *ACD) Complete(ctx context.Context, call CallID, queue string, agent AgentID) error {
 	now := a.clock.Now()
-	if _, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
 		return StartWrapUp(ag, call, now)
-	}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("complete %s of %s: %w", call, agent, err)
 	}
 	a.events.Emit(Event{Time: now, Type: "call.completed", Queue: queue, Agent: agent, Call: call})
-	a.emitAgent(agent, WrapUp, now)
+	a.emitAgent(&ag, now)
 	wrap := a.queues[queue].Wrapup
 	if wrap <= 0 {
 		a.endWrapUp(agent, call)
@@ -349,23 +362,60 @@ func (a *ACD) endWrapUp(agent AgentID, call CallID) {
 		}
 		return
 	}
-	a.emitAgent(agent, ag.State, a.clock.Now())
+	a.emitAgent(&ag, a.clock.Now())
 	a.poke()
 }
 
-// SetOnline records whether an agent has a registered device.
-func (a *ACD) SetOnline(ctx context.Context, agent AgentID, online bool) error {
-	now := a.clock.Now()
-	changed := false
-	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
-		changed = SetOnline(ag, online, now)
+// EndWrapUp ends an agent's wrap-up now, at the agent's request.
+func (a *ACD) EndWrapUp(ctx context.Context, agent AgentID) error {
+	var call CallID
+	_, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+		if ag.State != WrapUp {
+			return ErrConflict
+		}
+		call = ag.Call
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("agent %s online=%v: %w", agent, online, err)
+		return fmt.Errorf("end wrap-up of %s: %w", agent, err)
+	}
+	a.mu.Lock()
+	if stop := a.timers[agent]; stop != nil {
+		stop()
+	}
+	a.mu.Unlock()
+	a.endWrapUp(agent, call)
+	return nil
+}
+
+// SetPause pauses an agent for reason, or unpauses them with reason "". A
+// pause asked for during a call applies when the call and its wrap-up end.
+func (a *ACD) SetPause(ctx context.Context, agent AgentID, reason string) error {
+	now := a.clock.Now()
+	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+		return SetPause(ag, reason, now)
+	})
+	if err != nil {
+		return fmt.Errorf("pause %s: %w", agent, err)
+	}
+	a.emitAgent(&ag, now)
+	a.poke()
+	return nil
+}
+
+// SetPresence records what the registrar knows of an agent's devices.
+func (a *ACD) SetPresence(ctx context.Context, agent AgentID, p Presence) error {
+	now := a.clock.Now()
+	changed := false
+	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+		changed = SetPresence(ag, p, now)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("presence of %s: %w", agent, err)
 	}
 	if changed {
-		a.emitAgent(agent, ag.State, now)
+		a.emitAgent(&ag, now)
 		a.poke()
 	}
 	return nil
@@ -374,6 +424,10 @@ func (a *ACD) SetOnline(ctx context.Context, agent AgentID, online bool) error {
 // Agents returns a snapshot of all agents.
 func (a *ACD) Agents(ctx context.Context) ([]Agent, error) { return a.store.Agents(ctx) }
 
-func (a *ACD) emitAgent(id AgentID, s State, now time.Time) {
-	a.events.Emit(Event{Time: now, Type: "agent.state", Agent: id, State: s.String()})
+func (a *ACD) emitAgent(ag *Agent, now time.Time) {
+	ev := Event{Time: now, Type: "agent.state", Agent: ag.ID, State: ag.State.String()}
+	if ag.State == Paused {
+		ev.Reason = ag.Pause
+	}
+	a.events.Emit(ev)
 }

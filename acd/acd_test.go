@@ -132,7 +132,7 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) online(id acd.AgentID, queues ...string) {
 	h.t.Helper()
 	require.NoError(h.t, h.store.PutAgent(h.ctx, acd.Agent{ID: id, Queues: queues}))
-	require.NoError(h.t, h.acd.SetOnline(h.ctx, id, true))
+	require.NoError(h.t, h.acd.SetPresence(h.ctx, id, acd.Registered))
 	h.rec.expect(h.t, agentEv(id, acd.Available))
 	h.clock.Advance(time.Second)
 }
@@ -239,13 +239,13 @@ func TestACDNoAnswerOffersNextAgent(t *testing.T) {
 	ch := h.enqueue("c1", sales.Name)
 	h.expectOffer(ch, "c1", sales, "a1")
 
-	require.NoError(t, h.acd.NoAnswer(h.ctx, "c1", "a1"))
+	require.NoError(t, h.acd.OfferFailed(h.ctx, "c1", "a1", acd.NoAnswer))
 	h.rec.expect(t, callEv("call.noanswer", sales.Name, "a1", "c1"), agentEv("a1", acd.Available))
 	h.expectOffer(ch, "c1", sales, "a2")
 	assert.Equal(t, t0.Add(time.Second), h.agent("a1").IdleSince, "a1 keeps their place in the idle order")
 
 	// Both tried: a new round starts with the one tried least recently.
-	require.NoError(t, h.acd.NoAnswer(h.ctx, "c1", "a2"))
+	require.NoError(t, h.acd.OfferFailed(h.ctx, "c1", "a2", acd.NoAnswer))
 	h.rec.expect(t, callEv("call.noanswer", sales.Name, "a2", "c1"), agentEv("a2", acd.Available))
 	h.expectOffer(ch, "c1", sales, "a1")
 	c1 := h.calls()["c1"]
@@ -260,8 +260,8 @@ func TestACDNoAnswerFromAgentWhoWentOffline(t *testing.T) {
 	ch := h.enqueue("c1", sales.Name)
 	h.expectOffer(ch, "c1", sales, "a1")
 
-	require.NoError(t, h.acd.SetOnline(h.ctx, "a1", false)) // ringing: no state change, no event
-	require.NoError(t, h.acd.NoAnswer(h.ctx, "c1", "a1"))
+	require.NoError(t, h.acd.SetPresence(h.ctx, "a1", acd.Unregistered)) // ringing: no state change, no event
+	require.NoError(t, h.acd.OfferFailed(h.ctx, "c1", "a1", acd.NoAnswer))
 	h.rec.expect(t, callEv("call.noanswer", sales.Name, "a1", "c1"), agentEv("a1", acd.LoggedOut))
 	h.expectOffer(ch, "c1", sales, "a2")
 }
@@ -328,7 +328,7 @@ func TestACDOfflineDuringCallLogsOutAfterWrapUp(t *testing.T) {
 	require.NoError(t, h.acd.Connect(h.ctx, "c1", "a1"))
 	h.rec.expect(t, callEv("call.connected", sales.Name, "a1", "c1"), agentEv("a1", acd.OnCall))
 
-	require.NoError(t, h.acd.SetOnline(h.ctx, "a1", false)) // no state change on a call
+	require.NoError(t, h.acd.SetPresence(h.ctx, "a1", acd.Unregistered)) // no state change on a call
 	require.NoError(t, h.acd.Complete(h.ctx, "c1", sales.Name, "a1"))
 	h.rec.expect(t, callEv("call.completed", sales.Name, "a1", "c1"), agentEv("a1", acd.WrapUp))
 	h.clock.Advance(sales.Wrapup)
@@ -387,7 +387,7 @@ func TestACDErrors(t *testing.T) {
 		{
 			name:    "no answer for unknown call",
 			setup:   func(h *harness) { h.online("a1", sales.Name) },
-			op:      func(h *harness) error { return h.acd.NoAnswer(h.ctx, "c1", "a1") },
+			op:      func(h *harness) error { return h.acd.OfferFailed(h.ctx, "c1", "a1", acd.NoAnswer) },
 			wantErr: acd.ErrNotFound,
 		},
 		{
@@ -426,7 +426,7 @@ func TestACDErrors(t *testing.T) {
 		},
 		{
 			name:    "set unknown agent online",
-			op:      func(h *harness) error { return h.acd.SetOnline(h.ctx, "ghost", true) },
+			op:      func(h *harness) error { return h.acd.SetPresence(h.ctx, "ghost", acd.Registered) },
 			wantErr: acd.ErrNotFound,
 		},
 		{
@@ -471,15 +471,15 @@ func TestACDSetOnlineOffThenOn(t *testing.T) {
 	h := newHarness(t)
 	h.online("a1", sales.Name)
 
-	require.NoError(t, h.acd.SetOnline(h.ctx, "a1", false))
+	require.NoError(t, h.acd.SetPresence(h.ctx, "a1", acd.Unregistered))
 	h.rec.expect(t, agentEv("a1", acd.LoggedOut))
-	require.NoError(t, h.acd.SetOnline(h.ctx, "a1", false)) // no change, no event
+	require.NoError(t, h.acd.SetPresence(h.ctx, "a1", acd.Unregistered)) // no change, no event
 
 	ch := h.enqueue("c1", sales.Name)
 	h.flush()
 	noOffer(t, ch)
 
-	require.NoError(t, h.acd.SetOnline(h.ctx, "a1", true))
+	require.NoError(t, h.acd.SetPresence(h.ctx, "a1", acd.Registered))
 	h.rec.expect(t, agentEv("a1", acd.Available))
 	h.expectOffer(ch, "c1", sales, "a1")
 }
@@ -514,8 +514,38 @@ func TestACDOfferEventsPrecedeReaction(t *testing.T) {
 	h.online("a1", sales.Name)
 	ch := h.enqueue("c1", sales.Name)
 	h.expectOffer(ch, "c1", sales, "a1") // asserts reserved + offered first
-	require.NoError(t, h.acd.NoAnswer(h.ctx, "c1", "a1"))
+	require.NoError(t, h.acd.OfferFailed(h.ctx, "c1", "a1", acd.NoAnswer))
 	h.rec.expect(t, callEv("call.noanswer", sales.Name, "a1", "c1"), agentEv("a1", acd.Available))
 	h.expectOffer(ch, "c1", sales, "a1") // a new round with the only agent
-	require.ErrorIs(t, h.acd.NoAnswer(h.ctx, "c1", "other"), acd.ErrNotFound)
+	require.ErrorIs(t, h.acd.OfferFailed(h.ctx, "c1", "other", acd.NoAnswer), acd.ErrNotFound)
+}
+
+// A pause asked for during a call applies after wrap-up; the agent can end
+// wrap-up early; unpausing brings the next offer.
+func TestACDPauseAfterCallAndEndWrapUpEarly(t *testing.T) {
+	h := newHarness(t)
+	h.online("a1", sales.Name)
+	ch1 := h.enqueue("c1", sales.Name)
+	h.expectOffer(ch1, "c1", sales, "a1")
+	require.NoError(t, h.acd.Connect(h.ctx, "c1", "a1"))
+	h.rec.expect(t, callEv("call.connected", sales.Name, "a1", "c1"), agentEv("a1", acd.OnCall))
+
+	require.NoError(t, h.acd.SetPause(h.ctx, "a1", "lunch"))
+	h.rec.expect(t, agentEv("a1", acd.OnCall)) // still on the call; the pause waits
+	require.NoError(t, h.acd.Complete(h.ctx, "c1", sales.Name, "a1"))
+	h.rec.expect(t, callEv("call.completed", sales.Name, "a1", "c1"), agentEv("a1", acd.WrapUp))
+
+	require.NoError(t, h.acd.EndWrapUp(h.ctx, "a1"))
+	paused := agentEv("a1", acd.Paused)
+	paused.Reason = "lunch"
+	h.rec.expect(t, paused)
+	assert.Equal(t, 0, h.clock.Pending(), "the wrap-up timer is stopped")
+	require.ErrorIs(t, h.acd.EndWrapUp(h.ctx, "a1"), acd.ErrConflict, "not in wrap-up any more")
+
+	ch2 := h.enqueue("c2", sales.Name)
+	h.flush()
+	noOffer(t, ch2)
+	require.NoError(t, h.acd.SetPause(h.ctx, "a1", ""))
+	h.rec.expect(t, agentEv("a1", acd.Available))
+	h.expectOffer(ch2, "c2", sales, "a1")
 }

@@ -87,7 +87,7 @@ func Route(agents []Agent, calls []Call, r Routing) []Assignment {
 		cands = cands[:0]
 		for ai := range agents {
 			a := &agents[ai]
-			if !taken[ai] && a.State == Available && a.Serves(c.Queue) && hasSkills(a, need) {
+			if !taken[ai] && a.State == Available && !r.Now.Before(a.RestUntil) && a.Serves(c.Queue) && hasSkills(a, need) {
 				cands = append(cands, ai)
 			}
 		}
@@ -187,88 +187,4 @@ func prefer(a, b *Agent, q QueueConfig, last AgentID) bool {
 		return a.IdleSince.Before(b.IdleSince)
 	}
 	return a.ID < b.ID // deterministic tie-break
-}
-
-// The transitions below are the one place that says which state changes are
-// legal. Stores apply them under their own atomicity (a mutex, a Redis
-// transaction), so every store enforces identical rules.
-
-// Reserve offers call c to agent a: the agent must be available and the call
-// not offered to anyone.
-func Reserve(a *Agent, c *Call, now time.Time) error {
-	if a.State != Available || c.Agent != "" {
-		return ErrConflict
-	}
-	a.State, a.Since, a.Call = Reserved, now, c.ID
-	c.Agent = a.ID
-	return nil
-}
-
-// Unreserve undoes a reservation that did not lead to a conversation (no
-// answer, declined, or the member hung up while the agent's phone rang). The
-// agent keeps their place in the idle order. If tried, the agent is recorded
-// as tried for this call.
-func Unreserve(a *Agent, c *Call, tried bool, now time.Time) {
-	if a != nil && a.State == Reserved && (c == nil || a.Call == c.ID) {
-		a.State, a.Since, a.Call = Available, now, ""
-		if !a.Online {
-			a.State = LoggedOut
-		}
-	}
-	if c != nil && (a == nil || c.Agent == a.ID) {
-		c.Agent = ""
-		if tried && a != nil {
-			c.Tried = append(slices.DeleteFunc(c.Tried, func(id AgentID) bool { return id == a.ID }), a.ID)
-		}
-	}
-}
-
-// Connect marks the agent as talking on call id.
-func Connect(a *Agent, id CallID, now time.Time) error {
-	if a.State != Reserved || a.Call != id {
-		return ErrConflict
-	}
-	a.State, a.Since = OnCall, now
-	a.Answered++
-	return nil
-}
-
-// StartWrapUp ends the agent's call id and starts wrap-up.
-func StartWrapUp(a *Agent, id CallID, now time.Time) error {
-	if a.State != OnCall || a.Call != id {
-		return ErrConflict
-	}
-	a.TalkTime += now.Sub(a.Since)
-	a.State, a.Since = WrapUp, now
-	return nil
-}
-
-// EndWrapUp makes an agent in wrap-up after call id available again, or
-// logged out if their devices went away meanwhile. The call id guards against
-// a late timer ending a later wrap-up.
-func EndWrapUp(a *Agent, id CallID, now time.Time) error {
-	if a.State != WrapUp || a.Call != id {
-		return ErrConflict
-	}
-	a.State, a.Since, a.IdleSince, a.Call = Available, now, now, ""
-	if !a.Online {
-		a.State = LoggedOut
-	}
-	return nil
-}
-
-// SetOnline applies a change of registration: an agent with a reachable
-// device who was logged out becomes available; one who lost all devices is
-// logged out unless a call is in progress (that call ends on its own).
-func SetOnline(a *Agent, online bool, now time.Time) (changed bool) {
-	a.Online = online
-	switch {
-	case online && a.State == LoggedOut:
-		a.State, a.Since, a.IdleSince = Available, now, now
-		return true
-	case !online && a.State == Available:
-		a.State, a.Since = LoggedOut, now
-		return true
-	}
-	return false
 }

@@ -50,12 +50,13 @@ func (SystemClock) AfterFunc(d time.Duration, f func()) func() bool {
 // Event is a state change published to the bus: an agent's new state or a
 // queue event. Numbers never appear in events.
 type Event struct {
-	Time  time.Time `json:"time"`
-	Type  string    `json:"type"` // "agent.state", "call.enqueued", "call.offered", "call.connected", "call.completed", "call.abandoned", "call.noanswer"
-	Queue string    `json:"queue,omitempty"`
-	Agent AgentID   `json:"agent,omitempty"`
-	Call  CallID    `json:"call,omitempty"`
-	State string    `json:"state,omitempty"` // agent state after the change
+	Time   time.Time `json:"time"`
+	Type   string    `json:"type"` // "agent.state", "call.enqueued", "call.offered", "call.connected", "call.completed", "call.abandoned", "call.noanswer"
+	Queue  string    `json:"queue,omitempty"`
+	Agent  AgentID   `json:"agent,omitempty"`
+	Call   CallID    `json:"call,omitempty"`
+	State  string    `json:"state,omitempty"`  // agent state after the change
+	Reason string    `json:"reason,omitempty"` // pause reason of a paused agent
 }
 
 // EventSink receives the ACD's events. Emit must not block.

@@ -77,7 +77,7 @@ func TestTransitions(t *testing.T) {
 			agent:     agentIn(acd.Reserved, "c1"),
 			call:      offeredTo("a1", "a2"),
 			op:        unreserve(true),
-			wantAgent: moved(avail, acd.Available),
+			wantAgent: missed(moved(avail, acd.Available)),
 			wantCall:  waiting("c1", "sales", 0, 0, "a2", "a1"),
 		},
 		{
@@ -85,7 +85,7 @@ func TestTransitions(t *testing.T) {
 			agent:     agentIn(acd.Reserved, "c1"),
 			call:      offeredTo("a1", "a1", "a2"),
 			op:        unreserve(true),
-			wantAgent: moved(avail, acd.Available),
+			wantAgent: missed(moved(avail, acd.Available)),
 			wantCall:  waiting("c1", "sales", 0, 0, "a2", "a1"),
 		},
 		{
@@ -93,7 +93,7 @@ func TestTransitions(t *testing.T) {
 			agent:     offline(agentIn(acd.Reserved, "c1")),
 			call:      offeredTo("a1"),
 			op:        unreserve(true),
-			wantAgent: moved(offline(avail), acd.LoggedOut),
+			wantAgent: missed(moved(offline(avail), acd.LoggedOut)),
 			wantCall:  waiting("c1", "sales", 0, 0, "a1"),
 		},
 		{
@@ -113,19 +113,25 @@ func TestTransitions(t *testing.T) {
 			wantCall:  waiting("c1", "sales", 0, 0),
 		},
 		{
-			name:      "unreserve without agent clears the call",
-			call:      offeredTo("a1"),
-			op:        func(_ *acd.Agent, c *acd.Call) error { acd.Unreserve(nil, c, true, now); return nil },
+			name: "unreserve without agent clears the call",
+			call: offeredTo("a1"),
+			op: func(_ *acd.Agent, c *acd.Call) error {
+				acd.Unreserve(nil, c, acd.NoAnswer, acd.QueueConfig{}, now)
+				return nil
+			},
 			wantCall:  waiting("c1", "sales", 0, 0),
 			agent:     acd.Agent{},
 			wantAgent: acd.Agent{},
 		},
 		{
-			name:      "unreserve without call frees the agent",
-			agent:     agentIn(acd.Reserved, "c1"),
-			call:      offeredTo("a1"),
-			op:        func(a *acd.Agent, _ *acd.Call) error { acd.Unreserve(a, nil, true, now); return nil },
-			wantAgent: moved(avail, acd.Available),
+			name:  "unreserve without call frees the agent",
+			agent: agentIn(acd.Reserved, "c1"),
+			call:  offeredTo("a1"),
+			op: func(a *acd.Agent, _ *acd.Call) error {
+				acd.Unreserve(a, nil, acd.NoAnswer, acd.QueueConfig{}, now)
+				return nil
+			},
+			wantAgent: missed(moved(avail, acd.Available)),
 			wantCall:  offeredTo("a1"),
 		},
 
@@ -197,8 +203,13 @@ func TestTransitions(t *testing.T) {
 
 func reserve(a *acd.Agent, c *acd.Call) error { return acd.Reserve(a, c, now) }
 
+// unreserve ends an offer: tried = it rang out (a miss), else withdrawn.
 func unreserve(tried bool) func(*acd.Agent, *acd.Call) error {
-	return func(a *acd.Agent, c *acd.Call) error { acd.Unreserve(a, c, tried, now); return nil }
+	o := acd.Withdrawn
+	if tried {
+		o = acd.NoAnswer
+	}
+	return func(a *acd.Agent, c *acd.Call) error { acd.Unreserve(a, c, o, acd.QueueConfig{}, now); return nil }
 }
 
 func connect(id acd.CallID) func(*acd.Agent, *acd.Call) error {
@@ -213,7 +224,7 @@ func endWrapUp(id acd.CallID) func(*acd.Agent, *acd.Call) error {
 	return func(a *acd.Agent, _ *acd.Call) error { return acd.EndWrapUp(a, id, now) }
 }
 
-func TestSetOnline(t *testing.T) {
+func TestSetPresence(t *testing.T) {
 	cases := []struct {
 		name        string
 		agent       acd.Agent
@@ -245,7 +256,11 @@ func TestSetOnline(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := tc.agent.Clone()
-			assert.Equal(t, tc.wantChanged, acd.SetOnline(&a, tc.online, now))
+			p := acd.Unregistered
+			if tc.online {
+				p = acd.Registered
+			}
+			assert.Equal(t, tc.wantChanged, acd.SetPresence(&a, p, now))
 			assert.Equal(t, tc.want, a)
 		})
 	}
@@ -265,7 +280,7 @@ func TestLifecycleOfflineDuringCall(t *testing.T) {
 	}
 	step("reserve", acd.Reserve(&a, &c, at(10)), acd.Reserved)
 	step("connect", acd.Connect(&a, c.ID, at(15)), acd.OnCall)
-	assert.False(t, acd.SetOnline(&a, false, at(20)), "offline during the call is no state change")
+	assert.False(t, acd.SetPresence(&a, acd.Unregistered, at(20)), "offline during the call is no state change")
 	step("offline", nil, acd.OnCall)
 	step("start wrap-up", acd.StartWrapUp(&a, c.ID, at(30)), acd.WrapUp)
 	require.ErrorIs(t, acd.EndWrapUp(&a, "c0", at(35)), acd.ErrConflict, "stale timer of an earlier call")
@@ -275,7 +290,7 @@ func TestLifecycleOfflineDuringCall(t *testing.T) {
 
 	next := waiting("c2", "sales", 20, 0)
 	require.ErrorIs(t, acd.Reserve(&a, &next, at(41)), acd.ErrConflict, "logged-out agent takes no call")
-	assert.True(t, acd.SetOnline(&a, true, at(50)))
+	assert.True(t, acd.SetPresence(&a, acd.Registered, at(50)))
 	step("online again", nil, acd.Available)
 	assert.Equal(t, at(50), a.IdleSince)
 	step("reserve next", acd.Reserve(&a, &next, at(51)), acd.Reserved)
@@ -305,5 +320,11 @@ func TestCloneIsDeep(t *testing.T) {
 // counted sets an agent's routing counters.
 func counted(a acd.Agent, answered int, talk time.Duration) acd.Agent {
 	a.Answered, a.TalkTime = answered, talk
+	return a
+}
+
+// missed counts one unanswered offer.
+func missed(a acd.Agent) acd.Agent {
+	a.Misses++
 	return a
 }

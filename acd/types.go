@@ -18,14 +18,50 @@ type State uint8
 
 // Agent states. Only Available agents are offered calls.
 const (
-	LoggedOut State = iota // no registered device
-	Available              // idle, may be offered a call
-	Reserved               // offered a call; their phone rings
-	OnCall                 // talking to a member
-	WrapUp                 // after a call, until the queue's wrap-up time ends
+	LoggedOut   State = iota // no registered device: unregistered, or never registered
+	Available                // idle, may be offered a call
+	Reserved                 // offered a call; their phone rings
+	OnCall                   // talking to a member
+	WrapUp                   // after a call, until the queue's wrap-up time ends or the agent ends it
+	Paused                   // not taking calls, for a reason (Agent.Pause)
+	Unreachable              // registration expired or keep-alive failed; offered nothing until the phone registers again
 )
 
-var stateNames = [...]string{"logged-out", "available", "reserved", "on-call", "wrap-up"}
+var stateNames = [...]string{"logged-out", "available", "reserved", "on-call", "wrap-up", "paused", "unreachable"}
+
+// ParseState returns the state with the given name.
+func ParseState(name string) (State, bool) {
+	for i, n := range stateNames {
+		if n == name {
+			return State(i), true
+		}
+	}
+	return 0, false
+}
+
+// Presence is what the registrar knows of an agent's devices.
+type Presence uint8
+
+// Presences reported by the registrar.
+const (
+	Registered   Presence = iota // at least one device is registered
+	Unregistered                 // the last device unregistered: the agent logged out
+	Lost                         // the last device's registration expired: unreachable
+)
+
+// Outcome is how an offer ended without a conversation.
+type Outcome uint8
+
+// Offer outcomes for Unreserve.
+const (
+	Withdrawn Outcome = iota // the member hung up or the call left: no fault of the agent
+	NoAnswer                 // rang until the ring timeout: a miss
+	Rejected                 // the agent declined (busy, decline): a back-off, not a miss
+)
+
+// AutoPauseReason is the pause reason of an agent paused after too many
+// unanswered offers in a row.
+const AutoPauseReason = "no-answer"
 
 func (s State) String() string {
 	if int(s) < len(stateNames) {
@@ -51,7 +87,15 @@ type Agent struct {
 	IdleSince time.Time      // when the agent last became free; longest idle is offered first
 	Call      CallID         // the reserved or connected call, if any
 	Online    bool           // has at least one registered device
+	Lost      bool           // the last device's registration expired (not unregistered)
 	Skills    map[string]int // skill -> level 1..5
+
+	// Pause is the pause reason: the current one while Paused; the one to
+	// apply when the call ends while Reserved, OnCall or WrapUp; the one to
+	// return to while Unreachable. Empty: not paused.
+	Pause     string
+	Misses    int       // offers in a row that rang out unanswered
+	RestUntil time.Time // no offers before this (after declining one)
 
 	// Routing counters for the fewest-calls and least-talk-time strategies.
 	// They are routing state, not statistics: nothing shows them per agent

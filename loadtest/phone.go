@@ -146,6 +146,7 @@ func (p *Phone) Register(ctx context.Context, server, password string, expires t
 type AgentOptions struct {
 	AnswerAfter time.Duration // ring this long, then answer
 	NeverAnswer bool          // let it ring until cancelled
+	Decline     bool          // answer every call with 486 Busy Here after AnswerAfter
 }
 
 // AgentCall is a call a simulated agent answered.
@@ -205,6 +206,10 @@ func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		a.Cancels.Add(1)
 		return
 	case <-wait:
+	}
+	if a.opts.Decline {
+		_ = d.Respond(486, "Busy Here", nil)
+		return
 	}
 	offer, err := media.ParseSDP(req.Body())
 	if err != nil {

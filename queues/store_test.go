@@ -70,7 +70,7 @@ func testStore(t *testing.T, newStore func() acd.Store) {
 			ctx := t.Context()
 			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"sales"}}))
 			got, err := s.UpdateAgent(ctx, "a1", func(a *acd.Agent) error {
-				acd.SetOnline(a, true, t0)
+				acd.SetPresence(a, acd.Registered, t0)
 				return nil
 			})
 			require.NoError(t, err)
@@ -145,7 +145,7 @@ func testStore(t *testing.T, newStore func() acd.Store) {
 			require.NoError(t, s.UpdateCallAgent(ctx, "c1", "", func(c *acd.Call, a *acd.Agent) error {
 				called = true
 				assert.Nil(t, a)
-				acd.Unreserve(a, c, false, t0)
+				acd.Unreserve(a, c, acd.Withdrawn, acd.QueueConfig{}, t0)
 				return nil
 			}))
 			assert.True(t, called)
@@ -213,12 +213,36 @@ func testStore(t *testing.T, newStore func() acd.Store) {
 			reserved(t, s, "c1", "a1")
 			callsBefore, agentsBefore := calls(t, s), agents(t, s)
 			err := s.RemoveCall(ctx, "c1", func(c *acd.Call, a *acd.Agent) error {
-				acd.Unreserve(a, c, true, t0)
+				acd.Unreserve(a, c, acd.NoAnswer, acd.QueueConfig{}, t0)
 				return errVeto
 			})
 			require.ErrorIs(t, err, errVeto)
 			assert.Equal(t, callsBefore, calls(t, s))
 			assert.Equal(t, agentsBefore, agents(t, s))
+		}},
+		{"remove call offered to an unknown agent passes nil", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			putOnline(t, s, "a1")
+			require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0, Agent: "ghost"}))
+			agentsBefore := agents(t, s)
+			called := false
+			require.NoError(t, s.RemoveCall(ctx, "c1", func(c *acd.Call, a *acd.Agent) error {
+				called = true
+				assert.Nil(t, a)
+				assert.Equal(t, acd.AgentID("ghost"), c.Agent)
+				return nil
+			}))
+			assert.True(t, called)
+			assert.Empty(t, calls(t, s))
+			assert.Equal(t, agentsBefore, agents(t, s), "no agent created or changed")
+		}},
+		{"a removed call's ID can be added again", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0}))
+			require.NoError(t, s.RemoveCall(ctx, "c1", func(*acd.Call, *acd.Agent) error { return nil }))
+			again := acd.Call{ID: "c1", Queue: "support", Enqueued: t0.Add(time.Minute)}
+			require.NoError(t, s.AddCall(ctx, again))
+			assert.Equal(t, []acd.Call{again}, calls(t, s))
 		}},
 		{"remove unknown call", func(t *testing.T, s acd.Store) {
 			err := s.RemoveCall(t.Context(), "ghost", func(*acd.Call, *acd.Agent) error {
@@ -305,7 +329,7 @@ func putOnline(t *testing.T, s acd.Store, id acd.AgentID) {
 	t.Helper()
 	require.NoError(t, s.PutAgent(t.Context(), acd.Agent{ID: id, Queues: []string{"sales"}}))
 	_, err := s.UpdateAgent(t.Context(), id, func(a *acd.Agent) error {
-		acd.SetOnline(a, true, t0)
+		acd.SetPresence(a, acd.Registered, t0)
 		return nil
 	})
 	require.NoError(t, err)

@@ -260,13 +260,13 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	log := c.log.With().Str("agent", string(off.Agent)).Logger()
 	bindings := c.s.loc.Lookup(string(off.Agent))
 	if len(bindings) == 0 {
-		c.noAnswer(off.Agent)
+		c.offerFailed(off.Agent, acd.NoAnswer)
 		return false, errors.New("no registered device")
 	}
 	b := bindings[0]
 	leg, err := c.s.relay.NewLeg(c.codec)
 	if err != nil {
-		c.noAnswer(off.Agent)
+		c.offerFailed(off.Agent, acd.Withdrawn)
 		return false, fmt.Errorf("media: %w", err)
 	}
 
@@ -293,7 +293,7 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	dlg, err := c.s.dialog.WriteInvite(ringCtx, req)
 	if err != nil {
 		leg.Close()
-		c.endOffer(off.Agent)
+		c.endOffer(off.Agent, err)
 		return false, fmt.Errorf("invite: %w", err)
 	}
 	c.s.track(req.CallID().Value(), c)
@@ -337,7 +337,7 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	if err != nil {
 		leg.Close()
 		c.s.untrack(req.CallID().Value())
-		c.endOffer(off.Agent)
+		c.endOffer(off.Agent, err)
 		return false, err
 	}
 
@@ -354,7 +354,7 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		cancel()
 		leg.Close()
 		c.s.untrack(req.CallID().Value())
-		c.endOffer(off.Agent)
+		c.endOffer(off.Agent, nil)
 		return false, fmt.Errorf("agent answer: %w", err)
 	}
 	c.agent, c.agentLeg = off.Agent, leg
@@ -362,20 +362,29 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	return true, nil
 }
 
-// endOffer reports a failed offer: a member who left meanwhile abandons the
-// call, otherwise the agent did not answer.
-func (c *call) endOffer(agent acd.AgentID) {
+// endOffer reports a failed offer: nothing if the member left meanwhile
+// (run's loop abandons the call), rejected if the agent's phone declined
+// (486 Busy Here, 600 Busy Everywhere, 603 Decline), else no answer.
+func (c *call) endOffer(agent acd.AgentID, err error) {
 	if c.member.Context().Err() != nil {
-		return // run's loop sees the member gone and abandons
+		return
 	}
-	c.noAnswer(agent)
+	o := acd.NoAnswer
+	var de *sipgo.ErrDialogResponse
+	if errors.As(err, &de) {
+		switch de.Res.StatusCode {
+		case sip.StatusBusyHere, statusBusyEverywhere, statusDecline:
+			o = acd.Rejected
+		}
+	}
+	c.offerFailed(agent, o)
 }
 
-func (c *call) noAnswer(agent acd.AgentID) {
+func (c *call) offerFailed(agent acd.AgentID, o acd.Outcome) {
 	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 	defer cancel()
-	if err := c.s.router.NoAnswer(ctx, c.id, agent); err != nil {
-		c.log.Error().Err(err).Msg("no answer")
+	if err := c.s.router.OfferFailed(ctx, c.id, agent, o); err != nil {
+		c.log.Error().Err(err).Msg("offer failed")
 	}
 }
 

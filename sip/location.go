@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callwerk/callwerk/acd"
 )
 
 // Binding is one registered device of an agent.
@@ -19,10 +21,11 @@ type Binding struct {
 }
 
 // Location maps agents to their registered devices and expires them. It
-// tells onChange when an agent gets a first device or loses the last one.
+// tells onChange when an agent gets a first device or loses the last one,
+// and whether the last one unregistered or expired.
 type Location struct {
 	now      func() time.Time
-	onChange func(agent string, online bool)
+	onChange func(agent string, p acd.Presence)
 
 	mu       sync.Mutex
 	bindings map[string][]Binding
@@ -31,7 +34,7 @@ type Location struct {
 }
 
 // NewLocation returns an empty location store.
-func NewLocation(onChange func(agent string, online bool)) *Location {
+func NewLocation(onChange func(agent string, p acd.Presence)) *Location {
 	return &Location{now: time.Now, onChange: onChange, bindings: make(map[string][]Binding)}
 }
 
@@ -48,7 +51,7 @@ func (l *Location) Update(agent string, b Binding, expires time.Duration) []Bind
 	l.set(agent, list)
 	out := slices.Clone(list)
 	l.mu.Unlock()
-	l.notify(agent, len(old) > 0, len(list) > 0)
+	l.notify(agent, len(old) > 0, len(list) > 0, acd.Unregistered)
 	return out
 }
 
@@ -58,7 +61,7 @@ func (l *Location) RemoveAll(agent string) {
 	had := len(l.bindings[agent]) > 0
 	delete(l.bindings, agent)
 	l.mu.Unlock()
-	l.notify(agent, had, false)
+	l.notify(agent, had, false, acd.Unregistered)
 }
 
 // Lookup returns an agent's current bindings, newest first.
@@ -102,7 +105,7 @@ func (l *Location) Sweep() {
 	}
 	l.mu.Unlock()
 	for _, agent := range gone {
-		l.notify(agent, true, false)
+		l.notify(agent, true, false, acd.Lost)
 	}
 }
 
@@ -132,17 +135,21 @@ func (l *Location) set(agent string, list []Binding) {
 	l.bindings[agent] = list
 }
 
-// notify reports a change of an agent's presence. It re-reads the current
-// presence under notifyMu, so concurrent changes are reported in order and
-// the last report is always the true state.
-func (l *Location) notify(agent string, was, is bool) {
+// notify reports a change of an agent's presence; gone says how the last
+// binding went. It re-reads the current presence under notifyMu, so
+// concurrent changes are reported in order and the last report is always
+// the true state.
+func (l *Location) notify(agent string, was, is bool, gone acd.Presence) {
 	if was == is || l.onChange == nil {
 		return
 	}
 	l.notifyMu.Lock()
 	defer l.notifyMu.Unlock()
 	l.mu.Lock()
-	online := len(l.bindings[agent]) > 0
+	p := gone
+	if len(l.bindings[agent]) > 0 {
+		p = acd.Registered
+	}
 	l.mu.Unlock()
-	l.onChange(agent, online)
+	l.onChange(agent, p)
 }

@@ -7,8 +7,12 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// statusIntervalTooBrief is RFC 3261 §21.4.17 (sipgo has no constant).
-const statusIntervalTooBrief = 423
+// Status codes sipgo has no constants for (RFC 3261 §21).
+const (
+	statusIntervalTooBrief = 423
+	statusBusyEverywhere   = 600
+	statusDecline          = 603
+)
 
 // onRegister is the registrar (RFC 3261 §10.3): digest authentication, then
 // the agent's bindings are added, refreshed or removed. The To user must be

@@ -24,11 +24,11 @@ import (
 // Router is what the SIP edge needs of the ACD.
 type Router interface {
 	Enqueue(ctx context.Context, c acd.Call) (<-chan acd.Offer, error)
-	NoAnswer(ctx context.Context, call acd.CallID, agent acd.AgentID) error
+	OfferFailed(ctx context.Context, call acd.CallID, agent acd.AgentID, o acd.Outcome) error
 	Connect(ctx context.Context, call acd.CallID, agent acd.AgentID) error
 	Abandon(ctx context.Context, call acd.CallID) error
 	Complete(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID) error
-	SetOnline(ctx context.Context, agent acd.AgentID, online bool) error
+	SetPresence(ctx context.Context, agent acd.AgentID, p acd.Presence) error
 }
 
 // Relay allocates media legs.
@@ -113,13 +113,13 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 		p, ok := cfg.Agents[u]
 		return p, ok
 	})
-	s.loc = NewLocation(func(agent string, online bool) {
+	s.loc = NewLocation(func(agent string, p acd.Presence) {
 		ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 		defer cancel()
-		if err := router.SetOnline(ctx, acd.AgentID(agent), online); err != nil {
+		if err := router.SetPresence(ctx, acd.AgentID(agent), p); err != nil {
 			s.log.Error().Err(err).Str("agent", agent).Msg("presence update failed")
 		}
-		s.log.Info().Str("agent", agent).Bool("online", online).Msg("agent presence")
+		s.log.Info().Str("agent", agent).Str("presence", presenceNames[p]).Msg("agent presence")
 	})
 	if err := s.bind(); err != nil {
 		s.closeConns()
@@ -330,6 +330,8 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"))
 	_ = tx.Respond(res)
 }
+
+var presenceNames = map[acd.Presence]string{acd.Registered: "registered", acd.Unregistered: "unregistered", acd.Lost: "expired"}
 
 func splitHostPort(hp string) (string, int) {
 	ap, err := netip.ParseAddrPort(hp)

@@ -120,6 +120,7 @@ func queueConfigs(cfg *config.Config) []acd.QueueConfig {
 		qc := acd.QueueConfig{
 			Name: q.Name, RingTimeout: q.RingTimeout.D(), Wrapup: q.Wrapup.D(),
 			Strategy: acd.Strategy(q.Strategy), Weight: q.Weight, Skills: q.Skills,
+			MaxMisses: q.MaxMisses, RejectBackoff: q.RejectBackoff.D(),
 			Order: make(map[acd.AgentID]int),
 		}
 		for _, w := range q.Widen {

@@ -440,3 +440,47 @@ func TestSkillsAndPriorityFromConfig(t *testing.T) {
 	assert.Zero(t, normal.RTP.Stats().ByTag[loadtest.TagAgent], "the older normal call still waits")
 	assert.Equal(t, int64(0), unskilled.Rings.Load())
 }
+
+func (n *node) agent(t *testing.T, id string) acd.Agent {
+	t.Helper()
+	agents, err := n.ACD().Agents(context.Background())
+	require.NoError(t, err)
+	for _, a := range agents {
+		if string(a.ID) == id {
+			return a
+		}
+	}
+	t.Fatalf("no agent %s", id)
+	return acd.Agent{}
+}
+
+// An offer that rings out is a miss; max_misses misses in a row pause the
+// agent. Declining (486) is not a miss: the call moves on at once and the
+// agent stays available.
+func TestMissAutoPausesButDeclineDoesNot(t *testing.T) {
+	n := startNode(t, func(c *config.Config) {
+		c.Queues[0].MaxMisses = 1
+		c.Queues[0].RejectBackoff = config.Duration(time.Minute)
+	})
+	decliner := registerAgent(t, n, "1001", loadtest.AgentOptions{Decline: true})
+	time.Sleep(10 * time.Millisecond)
+	sleepy := registerAgent(t, n, "1002", loadtest.AgentOptions{NeverAnswer: true})
+	time.Sleep(10 * time.Millisecond)
+	awake := registerAgent(t, n, "1003", loadtest.AgentOptions{})
+
+	start := time.Now()
+	call(t, n, newMember(t), "100")
+	// 1001 declines at once, 1002 rings out (5 s), 1003 answers.
+	waitAnswered(t, awake, 10*time.Second)
+	assert.GreaterOrEqual(t, time.Since(start), 5*time.Second, "1002 rang for the ring timeout")
+	assert.Equal(t, int64(1), decliner.Rings.Load())
+	assert.Equal(t, int64(1), sleepy.Rings.Load())
+
+	d := n.agent(t, "1001")
+	assert.Equal(t, acd.Available, d.State, "declining is not a miss")
+	assert.Zero(t, d.Misses)
+	assert.True(t, d.RestUntil.After(time.Now()), "but the decliner rests")
+	s := n.agent(t, "1002")
+	assert.Equal(t, acd.Paused, s.State, "one miss pauses with max_misses 1")
+	assert.Equal(t, acd.AutoPauseReason, s.Pause)
+}

@@ -55,6 +55,10 @@ type Config struct {
 	Numbers []Number `yaml:"numbers"` // dialled numbers and the queue each one feeds
 	Queues  []Queue  `yaml:"queues"`  // call queues; at least one
 	Agents  []Agent  `yaml:"agents"`  // clerks: SIP accounts of their phones and their queues
+	// PauseReasons agents can pause for (phone feature codes and the API pick
+	// from this list); default DefaultPauseReasons. "no-answer" is reserved
+	// for the automatic pause.
+	PauseReasons []string `yaml:"pause_reasons"`
 }
 
 // Node identifies this process.
@@ -120,6 +124,13 @@ type Queue struct {
 	Weight int `yaml:"weight,omitempty"`
 	// Skills an agent needs, with the minimum level 1..5.
 	Skills map[string]int `yaml:"skills,omitempty"`
+	// MaxMisses pauses an agent (reason "no-answer") after this many offers
+	// in a row rang out unanswered: 0..100, 0 = never; default DefaultMaxMisses.
+	MaxMisses int `yaml:"max_misses"`
+	// RejectBackoff: an agent who declines an offer (busy, decline) is
+	// offered nothing for this long; 0s..5m, default DefaultRejectBackoff.
+	// Declining is not a miss.
+	RejectBackoff Duration `yaml:"reject_backoff"`
 	// Widen lowers the skill requirement for calls that have waited longer:
 	// steps in increasing `after` order, each listing the requirement from
 	// then on (a skill not listed is no longer required).
@@ -149,6 +160,16 @@ var Strategies = []string{"longest-idle", "round-robin", "fewest-calls", "least-
 
 // DefaultStrategy is the strategy of a queue that names none.
 const DefaultStrategy = "longest-idle"
+
+// Defaults of the agent-state keys.
+const (
+	DefaultMaxMisses     = 3                // missed offers in a row before an automatic pause
+	DefaultRejectBackoff = 10 * time.Second // no offers after declining one
+	MaxRejectBackoff     = 5 * time.Minute
+)
+
+// DefaultPauseReasons are offered when pause_reasons is not set.
+var DefaultPauseReasons = []string{"break", "lunch", "meeting", "backoffice", "training"}
 
 // Limits of the routing keys.
 const (

@@ -41,6 +41,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Bus == "" {
 		c.Bus = DefaultBus
 	}
+	if len(c.PauseReasons) == 0 {
+		c.PauseReasons = append([]string(nil), DefaultPauseReasons...)
+	}
 	for i := range c.Numbers {
 		if c.Numbers[i].Answer == "" {
 			c.Numbers[i].Answer = DefaultAnswer
@@ -53,6 +56,12 @@ func (c *Config) ApplyDefaults() {
 		}
 		if q.Wrapup == 0 {
 			q.Wrapup = Duration(DefaultWrapup)
+		}
+		if q.MaxMisses == 0 {
+			q.MaxMisses = DefaultMaxMisses
+		}
+		if q.RejectBackoff == 0 {
+			q.RejectBackoff = Duration(DefaultRejectBackoff)
 		}
 	}
 }

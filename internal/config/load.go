@@ -175,7 +175,9 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string, line int) {
 		var i int
 		if n.Kind != yaml.ScalarNode || n.Decode(&i) != nil {
 			w.fail(line, path, fmt.Sprintf("expected a whole number, got %q", n.Value))
+			return
 		}
+		w.zero[path] = i == 0
 	case t.Kind() == reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			w.fail(line, path, "expected a mapping of names to values, got "+kindName(n))
@@ -292,6 +294,12 @@ func (w *walker) restoreZeros(c *Config) {
 		}
 		if w.zero[fmt.Sprintf("queues[%d].wrapup", i)] {
 			c.Queues[i].Wrapup = 0
+		}
+		if w.zero[fmt.Sprintf("queues[%d].max_misses", i)] {
+			c.Queues[i].MaxMisses = 0
+		}
+		if w.zero[fmt.Sprintf("queues[%d].reject_backoff", i)] {
+			c.Queues[i].RejectBackoff = 0
 		}
 	}
 }

@@ -54,7 +54,27 @@ func (c *Config) Validate() error {
 	queues := v.queues(c.Queues)
 	v.numbers(c.Numbers, queues)
 	v.agents(c.Agents, queues)
+	v.pauseReasons(c.PauseReasons)
 	return errors.Join(v.errs...)
+}
+
+// pauseReasons checks the list of pause reasons: names like queue names,
+// unique, not the automatic pause's reason.
+func (v *validator) pauseReasons(rs []string) {
+	seen := map[string]int{}
+	for i, r := range rs {
+		path := fmt.Sprintf("pause_reasons[%d]", i)
+		switch first, dup := seen[r]; {
+		case !nameRE.MatchString(r):
+			v.add(path, "must be 1 to 32 lower-case letters, digits, '_' or '-' (got %q)", r)
+		case r == "no-answer":
+			v.add(path, `"no-answer" is reserved for the automatic pause after missed calls`)
+		case dup:
+			v.add(path, "duplicate of pause_reasons[%d]", first)
+		default:
+			seen[r] = i
+		}
+	}
 }
 
 type validator struct {
@@ -280,6 +300,12 @@ func (v *validator) queues(qs []Queue) map[string]bool {
 		}
 		if q.Strategy != "" && !slices.Contains(Strategies, q.Strategy) { // "" is the default
 			v.add(path+".strategy", "must be one of %s (got %q)", strings.Join(Strategies, ", "), q.Strategy)
+		}
+		if q.MaxMisses < 0 || q.MaxMisses > 100 {
+			v.add(path+".max_misses", "must be between 0 and 100 (got %d)", q.MaxMisses)
+		}
+		if d := q.RejectBackoff.D(); d < 0 || d > MaxRejectBackoff {
+			v.add(path+".reject_backoff", "must be between 0s and %s (got %s)", fmtLimit(MaxRejectBackoff), fmtDur(d))
 		}
 		if q.Weight < 0 || q.Weight > MaxWeight {
 			v.add(path+".weight", "must be between 0 and %d (got %d)", MaxWeight, q.Weight)

@@ -227,6 +227,10 @@ func TestValidateRouting(t *testing.T) {
 			c.Queues[0].Widen = []Widen{{After: Duration(time.Minute), Skills: map[string]int{"english": 1}}}
 		}, "queues[0].widen[0].skills.english", "may only lower requirements"},
 		{"priority negative", func(c *Config) { c.Numbers[0].Priority = -1 }, "numbers[0].priority", "between 0 and 100"},
+		{"max misses negative", func(c *Config) { c.Queues[0].MaxMisses = -1 }, "queues[0].max_misses", "between 0 and 100"},
+		{"reject backoff too long", func(c *Config) { c.Queues[0].RejectBackoff = Duration(time.Hour) }, "queues[0].reject_backoff", "between 0s and 300s (got 1h)"},
+		{"reserved pause reason", func(c *Config) { c.PauseReasons = []string{"lunch", "no-answer"} }, "pause_reasons[1]", "reserved"},
+		{"duplicate pause reason", func(c *Config) { c.PauseReasons = []string{"lunch", "lunch"} }, "pause_reasons[1]", "duplicate"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,4 +261,13 @@ func TestParseRoutingKeys(t *testing.T) {
 	_, err = Parse([]byte("queues:\n  - name: q\n    skills: {kv: high}\n"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `queues[0].skills.kv: expected a whole number, got "high"`)
+}
+
+func TestExplicitZeroMaxMissesKept(t *testing.T) {
+	c, err := Parse([]byte("queues:\n  - name: q\n    max_misses: 0\n    reject_backoff: 0s\n  - name: r\nagents:\n  - {id: \"1\", password: \"12345678\", queues: [q]}\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 0, c.Queues[0].MaxMisses, "0 means never pause")
+	assert.Equal(t, Duration(0), c.Queues[0].RejectBackoff)
+	assert.Equal(t, DefaultMaxMisses, c.Queues[1].MaxMisses)
+	assert.Equal(t, DefaultPauseReasons, c.PauseReasons)
 }
