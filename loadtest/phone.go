@@ -263,9 +263,10 @@ var ErrNoAnswer = errors.New("call not answered")
 
 // CallOptions describe a member's call.
 type CallOptions struct {
-	Server string // host:port of the SIP server
-	Number string // dialled number
-	From   string // the member's number
+	Server   string // host:port of the SIP server
+	Number   string // dialled number
+	From     string // the member's number
+	Password string // answer a digest challenge as From with this password (agents' feature codes)
 	// OnProvisional, if set, sees each provisional response (e.g. 183).
 	OnProvisional func(*sip.Response)
 }
@@ -308,7 +309,7 @@ func (p *Phone) Call(ctx context.Context, o CallOptions) (*MemberCall, error) {
 		p.mu.Unlock()
 		return nil, err
 	}
-	err = d.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+	err = d.WaitAnswer(ctx, sipgo.AnswerOptions{Username: o.From, Password: o.Password, OnResponse: func(r *sip.Response) error {
 		if r.IsProvisional() && o.OnProvisional != nil {
 			o.OnProvisional(r)
 		}

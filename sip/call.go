@@ -76,6 +76,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(r)
 		return
 	}
+	if IsFeatureCode(req.Recipient.User) {
+		s.onFeature(req, tx)
+		return
+	}
 	if !s.trunkSource(req.Source()) {
 		respond(sip.StatusForbidden, "Forbidden: not a trunk")
 		return
@@ -157,6 +161,24 @@ func (s *Server) untrack(sipCallID string) {
 	s.callsMu.Lock()
 	delete(s.calls, sipCallID)
 	s.callsMu.Unlock()
+}
+
+func (s *Server) trackFeature(sipCallID string, d *sipgo.DialogServerSession) {
+	s.callsMu.Lock()
+	s.features[sipCallID] = d
+	s.callsMu.Unlock()
+}
+
+func (s *Server) untrackFeature(sipCallID string) {
+	s.callsMu.Lock()
+	delete(s.features, sipCallID)
+	s.callsMu.Unlock()
+}
+
+func (s *Server) lookupFeature(sipCallID string) *sipgo.DialogServerSession {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	return s.features[sipCallID]
 }
 
 func (s *Server) lookup(sipCallID string) *call {
@@ -443,6 +465,10 @@ func (c *call) complete() {
 }
 
 func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if d := s.lookupFeature(req.CallID().Value()); d != nil {
+		_ = d.ReadAck(req, tx)
+		return
+	}
 	c := s.lookup(req.CallID().Value())
 	if c == nil {
 		return
@@ -452,6 +478,10 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if !validRequest(req, tx) {
+		return
+	}
+	if d := s.lookupFeature(req.CallID().Value()); d != nil {
+		_ = d.ReadBye(req, tx)
 		return
 	}
 	c := s.lookup(req.CallID().Value())

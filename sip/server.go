@@ -29,6 +29,9 @@ type Router interface {
 	Abandon(ctx context.Context, call acd.CallID) error
 	Complete(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID) error
 	SetPresence(ctx context.Context, agent acd.AgentID, p acd.Presence) error
+	// For feature codes dialled by agents.
+	SetPause(ctx context.Context, agent acd.AgentID, reason string) error
+	EndWrapUp(ctx context.Context, agent acd.AgentID) error
 }
 
 // Relay allocates media legs.
@@ -58,6 +61,8 @@ type Config struct {
 	Numbers   map[string]Number // by dialled number (Request-URI user part)
 	Agents    map[string]string // agent ID -> digest password
 	NonceKey  []byte            // signs digest nonces; empty = random
+	// PauseReasons are the reasons *22N picks from (N from 1).
+	PauseReasons []string
 }
 
 // Timeouts of the edge.
@@ -94,7 +99,8 @@ type Server struct {
 	parseLog  zerolog.Logger
 	callWG    sync.WaitGroup
 	callsMu   sync.Mutex
-	calls     map[string]*call // by SIP Call-ID of either leg
+	calls     map[string]*call                      // by SIP Call-ID of either leg
+	features  map[string]*sipgo.DialogServerSession // feature-code calls by SIP Call-ID
 	callCount atomic.Int64
 }
 
@@ -107,6 +113,7 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 		cfg: cfg, log: log, pseudo: p, router: router, relay: relay, hold: hold,
 		udp:      make(map[string]net.PacketConn),
 		calls:    make(map[string]*call),
+		features: make(map[string]*sipgo.DialogServerSession),
 		parseLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second}),
 	}
 	s.auth = NewAuthenticator(cfg.Realm, cfg.Digest, cfg.NonceKey, func(u string) (string, bool) {

@@ -142,10 +142,11 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 		return sip.Config{}, fmt.Errorf("sip.listen: %w", err)
 	}
 	sc := sip.Config{
-		Realm:   cfg.SIP.Realm,
-		Digest:  cfg.SIP.DigestAlgorithms,
-		Numbers: make(map[string]sip.Number, len(cfg.Numbers)),
-		Agents:  make(map[string]string, len(cfg.Agents)),
+		Realm:        cfg.SIP.Realm,
+		Digest:       cfg.SIP.DigestAlgorithms,
+		PauseReasons: cfg.PauseReasons,
+		Numbers:      make(map[string]sip.Number, len(cfg.Numbers)),
+		Agents:       make(map[string]string, len(cfg.Agents)),
 	}
 	if cfg.Privacy.PseudonymKey != "" {
 		sc.NonceKey = []byte("nonce:" + cfg.Privacy.PseudonymKey)

@@ -484,3 +484,49 @@ func TestMissAutoPausesButDeclineDoesNot(t *testing.T) {
 	assert.Equal(t, acd.Paused, s.State, "one miss pauses with max_misses 1")
 	assert.Equal(t, acd.AutoPauseReason, s.Pause)
 }
+
+// Agents change their state from the phone with feature codes; the INVITE is
+// authenticated like a REGISTER.
+func TestFeatureCodes(t *testing.T) {
+	n := startNode(t, func(c *config.Config) {
+		c.PauseReasons = []string{"break", "lunch"}
+		c.Queues[0].Wrapup = config.Duration(time.Minute)
+	})
+	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	dial := func(code, pass string) error {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := agent.Call(ctx, loadtest.CallOptions{Server: n.udp, Number: code, From: "1001", Password: pass})
+		if err != nil {
+			return err
+		}
+		// The confirmation tone plays, then Callwerk hangs up.
+		waitClosed(t, c.Done(), 3*time.Second, "feature call should be hung up by the server")
+		assert.Greater(t, c.RTP.Stats().ByTag[loadtest.TagNone], uint64(10), "a tone was played")
+		c.RTP.Close()
+		return nil
+	}
+	require.NoError(t, dial("*222", password))
+	assert.Equal(t, acd.Paused, n.agent(t, "1001").State)
+	assert.Equal(t, "lunch", n.agent(t, "1001").Pause)
+
+	require.NoError(t, dial("*21", password))
+	assert.Equal(t, acd.Available, n.agent(t, "1001").State)
+
+	// *23 ends a wrap-up early; in any other state it plays the error tone.
+	member := call(t, n, newMember(t), "100")
+	waitAnswered(t, agent, 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	require.NoError(t, member.Hangup(ctx))
+	n.waitAgentState(t, "1001", acd.WrapUp, 2*time.Second)
+	require.NoError(t, dial("*23", password))
+	assert.Equal(t, acd.Available, n.agent(t, "1001").State, "wrap-up ended before its minute")
+	require.NoError(t, dial("*23", password), "not in wrap-up: answered with the error tone")
+
+	assert.ErrorContains(t, dial("*229", password), "404", "no ninth pause reason")
+	assert.ErrorContains(t, dial("*22", "wrong-password"), "403")
+	assert.Equal(t, acd.Available, n.agent(t, "1001").State, "a refused code changes nothing")
+	assert.NotContains(t, n.logs.String(), password)
+}

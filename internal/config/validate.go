@@ -58,6 +58,9 @@ func (c *Config) Validate() error {
 	return errors.Join(v.errs...)
 }
 
+// featureCodeRE matches the feature codes agents dial (sip/feature.go).
+var featureCodeRE = regexp.MustCompile(`^\*2[13]$|^\*22[0-9]*$`)
+
 // pauseReasons checks the list of pause reasons: names like queue names,
 // unique, not the automatic pause's reason.
 func (v *validator) pauseReasons(rs []string) {
@@ -368,6 +371,8 @@ func (v *validator) numbers(ns []Number, queues map[string]bool) {
 			v.add(path+".number", "must not be empty")
 		case !numberRE.MatchString(n.Number):
 			v.add(path+".number", "must be up to 32 digits, '*' or '#', with an optional leading '+' (got %q)", n.Number)
+		case featureCodeRE.MatchString(n.Number):
+			v.add(path+".number", "%q is an agent feature code (*21, *22, *22N, *23)", n.Number)
 		case dup:
 			v.add(path+".number", "duplicate number %q (also numbers[%d])", n.Number, first)
 		default:

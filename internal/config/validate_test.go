@@ -227,6 +227,7 @@ func TestValidateRouting(t *testing.T) {
 			c.Queues[0].Widen = []Widen{{After: Duration(time.Minute), Skills: map[string]int{"english": 1}}}
 		}, "queues[0].widen[0].skills.english", "may only lower requirements"},
 		{"priority negative", func(c *Config) { c.Numbers[0].Priority = -1 }, "numbers[0].priority", "between 0 and 100"},
+		{"number is a feature code", func(c *Config) { c.Numbers[0].Number = "*222" }, "numbers[0].number", "feature code"},
 		{"max misses negative", func(c *Config) { c.Queues[0].MaxMisses = -1 }, "queues[0].max_misses", "between 0 and 100"},
 		{"reject backoff too long", func(c *Config) { c.Queues[0].RejectBackoff = Duration(time.Hour) }, "queues[0].reject_backoff", "between 0s and 300s (got 1h)"},
 		{"reserved pause reason", func(c *Config) { c.PauseReasons = []string{"lunch", "no-answer"} }, "pause_reasons[1]", "reserved"},

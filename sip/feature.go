@@ -1,0 +1,162 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/callwerk/callwerk/acd"
+	"github.com/callwerk/callwerk/media"
+)
+
+// Feature codes an agent dials from their phone to change their state:
+//
+//	*21   available (ends a pause)
+//	*22   pause with the first configured pause reason
+//	*22N  pause with the N-th configured pause reason (1-based)
+//	*23   end wrap-up now
+//
+// The INVITE must carry digest credentials of the agent (it is challenged
+// like a REGISTER). Callwerk answers, plays a short rising confirmation or a
+// low error tone, and hangs up.
+const (
+	FeatureAvailable  = "*21"
+	FeaturePause      = "*22"
+	FeatureEndWrapUp  = "*23"
+	featureToneLength = 700 * time.Millisecond
+)
+
+var (
+	confirmTone = media.NewToneSource("confirm", []float64{1046.5, 1318.5, 0}, 200*time.Millisecond, featureToneLength)
+	errorTone   = media.NewToneSource("error", []float64{392, 0, 392}, 200*time.Millisecond, featureToneLength)
+)
+
+// IsFeatureCode reports whether a dialled number is one of the feature codes
+// (config validation keeps hotline numbers apart from them).
+func IsFeatureCode(user string) bool {
+	switch {
+	case user == FeatureAvailable, user == FeatureEndWrapUp:
+		return true
+	case strings.HasPrefix(user, FeaturePause):
+		for _, r := range user[len(FeaturePause):] {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// onFeature handles an INVITE to a feature code.
+func (s *Server) onFeature(req *sip.Request, tx sip.ServerTransaction) {
+	var cred string
+	if h := req.GetHeader("Authorization"); h != nil {
+		cred = h.Value()
+	}
+	user, res := s.auth.Check(string(req.Method), cred)
+	switch res {
+	case AuthMissing, AuthStale:
+		r := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
+		for _, v := range s.auth.Challenges(res == AuthStale) {
+			r.AppendHeader(sip.NewHeader("WWW-Authenticate", v))
+		}
+		_ = tx.Respond(r)
+		return
+	case AuthFailed:
+		s.log.Warn().Str("source", req.Source()).Str("realm", s.cfg.Realm).Msg("feature code refused: bad credentials")
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil))
+		return
+	}
+	s.callWG.Add(1) // Serve's drain waits for the tone and the BYE
+	defer s.callWG.Done()
+	code := req.Recipient.User
+	log := s.log.With().Str("agent", user).Str("feature", code).Logger()
+
+	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+	err := s.applyFeature(ctx, acd.AgentID(user), code)
+	cancel()
+	if errors.Is(err, errUnknownFeature) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotFound, "Not Found: unknown feature code", nil))
+		return
+	}
+	tone := confirmTone
+	if err != nil {
+		log.Info().Err(err).Msg("feature code not applied")
+		tone = errorTone
+	} else {
+		log.Info().Msg("feature code applied")
+	}
+	s.playAndHangUp(req, tx, tone)
+}
+
+var errUnknownFeature = errors.New("unknown feature code")
+
+func (s *Server) applyFeature(ctx context.Context, agent acd.AgentID, code string) error {
+	switch {
+	case code == FeatureAvailable:
+		return s.router.SetPause(ctx, agent, "")
+	case code == FeatureEndWrapUp:
+		return s.router.EndWrapUp(ctx, agent)
+	case strings.HasPrefix(code, FeaturePause):
+		if len(s.cfg.PauseReasons) == 0 {
+			return errors.New("no pause reasons configured")
+		}
+		n := 1
+		if rest := code[len(FeaturePause):]; rest != "" {
+			var err error
+			if n, err = strconv.Atoi(rest); err != nil || n < 1 || n > len(s.cfg.PauseReasons) {
+				return errUnknownFeature
+			}
+		}
+		return s.router.SetPause(ctx, agent, s.cfg.PauseReasons[n-1])
+	}
+	return errUnknownFeature
+}
+
+// playAndHangUp answers req, plays tone once and hangs up.
+func (s *Server) playAndHangUp(req *sip.Request, tx sip.ServerTransaction, tone *media.Source) {
+	offer, err := media.ParseSDP(req.Body())
+	var codec media.Codec
+	if err == nil {
+		codec, err = offer.Negotiate()
+	}
+	if err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil))
+		return
+	}
+	d, err := s.dialog.ReadInvite(req, tx)
+	if err != nil {
+		return
+	}
+	leg, err := s.relay.NewLeg(codec)
+	if err != nil {
+		_ = d.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil)
+		return
+	}
+	defer leg.Close()
+	leg.SetRemote(netip.AddrPortFrom(offer.Addr, uint16(offer.Port)))
+	ap := leg.LocalAddr()
+	answer := media.BuildSDP(media.SDPParams{SessionID: uint64(time.Now().UnixNano()), Version: 1,
+		Addr: ap.Addr(), Port: int(ap.Port()), Codec: codec, TelEventPT: -1})
+	id := req.CallID().Value()
+	s.trackFeature(id, d)
+	defer s.untrackFeature(id)
+	if err := d.RespondSDP(answer); err != nil {
+		return
+	}
+	leg.Play(tone)
+	select {
+	case <-time.After(featureToneLength):
+	case <-d.Context().Done():
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+	defer cancel()
+	_ = d.Bye(ctx)
+}
