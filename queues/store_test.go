@@ -46,6 +46,27 @@ func testStore(t *testing.T, newStore func() acd.Store) {
 			want.Queues = []string{"billing"}
 			assert.Equal(t, []acd.Agent{want}, agents(t, s))
 		}},
+		{"put agent replaces queues and skills only", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"sales"}, Skills: map[string]int{"de": 3}}))
+			want, err := s.UpdateAgent(ctx, "a1", func(a *acd.Agent) error {
+				a.State, a.Since, a.IdleSince, a.Online, a.Lost = acd.Paused, t0, t0, true, true
+				a.Pause, a.Misses, a.RestUntil, a.Answered, a.TalkTime = "lunch", 2, t0.Add(time.Minute), 7, time.Hour
+				return nil
+			})
+			require.NoError(t, err)
+			skills := map[string]int{"en": 5}
+			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"billing"}, Skills: skills}))
+			skills["en"] = 1 // the store keeps its own copy
+			want.Queues, want.Skills = []string{"billing"}, map[string]int{"en": 5}
+			assert.Equal(t, []acd.Agent{want}, agents(t, s))
+			snap := agents(t, s)
+			snap[0].Skills["en"] = 2 // and hands out copies
+			assert.Equal(t, map[string]int{"en": 5}, agents(t, s)[0].Skills)
+
+			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"billing"}}))
+			assert.Nil(t, agents(t, s)[0].Skills, "no skills configured: none kept")
+		}},
 		{"put agent copies its input", func(t *testing.T, s acd.Store) {
 			ctx := t.Context()
 			qs := []string{"sales"}

@@ -1,0 +1,449 @@
+package queues_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/callwerk/callwerk/acd"
+	"github.com/callwerk/callwerk/queues"
+)
+
+// The tests need Redis; `make test` starts it (scripts/test-deps.sh). They
+// fail, never skip, when it is missing: a skipped store test reads as a pass.
+const defaultTestRedisURL = "redis://127.0.0.1:6379/0"
+
+func testRedisURL() string {
+	if u := os.Getenv("CALLWERK_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return defaultTestRedisURL
+}
+
+// newRedisClient connects to the test Redis, closed at cleanup. Hooks are
+// added before first use, so transactions (which copy the client's hooks)
+// see them too.
+func newRedisClient(tb testing.TB, hooks ...redis.Hook) *redis.Client {
+	tb.Helper()
+	opt, err := redis.ParseURL(testRedisURL())
+	require.NoError(tb, err)
+	c := redis.NewClient(opt)
+	for _, h := range hooks {
+		c.AddHook(h)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		tb.Fatalf("Redis at %s is unreachable (%v): run `make test` or ./scripts/test-deps.sh to start it, or set CALLWERK_TEST_REDIS_URL", opt.Addr, err)
+	}
+	return c
+}
+
+// testPrefix returns a fresh key prefix whose keys are deleted at cleanup.
+func testPrefix(tb testing.TB, c *redis.Client) string {
+	tb.Helper()
+	prefix := "callwerk-test:" + rand.Text() + ":"
+	tb.Cleanup(func() { deleteKeys(tb, c, prefix) })
+	return prefix
+}
+
+// deleteKeys removes all keys under prefix (SCAN + DEL).
+func deleteKeys(tb testing.TB, c *redis.Client, prefix string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	keys, err := keysUnder(ctx, c, prefix)
+	if err != nil {
+		tb.Errorf("clean up %s*: %v", prefix, err)
+		return
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		if err := c.Del(ctx, keys[:n]...).Err(); err != nil {
+			tb.Errorf("clean up %s*: %v", prefix, err)
+			return
+		}
+		keys = keys[n:]
+	}
+}
+
+func keysUnder(ctx context.Context, c *redis.Client, prefix string) ([]string, error) {
+	glob := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`).Replace(prefix) + "*"
+	var keys []string
+	it := c.Scan(ctx, 0, glob, 1000).Iterator()
+	for it.Next(ctx) {
+		keys = append(keys, it.Val())
+	}
+	return keys, it.Err()
+}
+
+func TestRedisStore(t *testing.T) {
+	c := newRedisClient(t)
+	testStore(t, func() acd.Store { return queues.NewRedis(c, testPrefix(t, c)) })
+}
+
+// roundTrips counts what go-redis sends: one per command, one per pipeline
+// or MULTI/EXEC block.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// What Redis promises beyond acd.Store: the same as Memory, and more.
+
+func TestRedisOrder(t *testing.T) {
+	ctx := t.Context()
+	c := newRedisClient(t)
+	s := queues.NewRedis(c, testPrefix(t, c))
+	for _, id := range []acd.AgentID{"c", "a", "b"} {
+		require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: id}))
+	}
+	for _, c := range []acd.Call{
+		{ID: "late", Enqueued: t0.Add(time.Minute)},
+		{ID: "tie-b", Enqueued: t0},
+		{ID: "tie-a", Enqueued: t0},
+	} {
+		require.NoError(t, s.AddCall(ctx, c))
+	}
+	var agentIDs []acd.AgentID
+	for _, a := range agents(t, s) {
+		agentIDs = append(agentIDs, a.ID)
+	}
+	assert.Equal(t, []acd.AgentID{"a", "b", "c"}, agentIDs, "agents by ID")
+	var callIDs []acd.CallID
+	for _, c := range calls(t, s) {
+		callIDs = append(callIDs, c.ID)
+	}
+	assert.Equal(t, []acd.CallID{"tie-a", "tie-b", "late"}, callIDs, "calls by enqueue time, then ID")
+}
+
+func TestRedisRemoveCallWithoutFn(t *testing.T) {
+	c := newRedisClient(t)
+	s := queues.NewRedis(c, testPrefix(t, c))
+	putOnline(t, s, "a1")
+	reserved(t, s, "c1", "a1")
+	require.NoError(t, s.RemoveCall(t.Context(), "c1", nil))
+	assert.Empty(t, calls(t, s))
+	assert.Equal(t, acd.Reserved, agents(t, s)[0].State, "agent unchanged")
+}
+
+func TestRedisKeyLayout(t *testing.T) {
+	ctx := t.Context()
+	c := newRedisClient(t)
+	prefix := testPrefix(t, c)
+	s := queues.NewRedis(c, prefix)
+	putOnline(t, s, "a1")
+	require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0}))
+	require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c2", Queue: "sales", Enqueued: t0}))
+	require.NoError(t, s.RemoveCall(ctx, "c2", nil))
+
+	keys, err := keysUnder(ctx, c, prefix)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{prefix + "agent:a1", prefix + "call:c1", prefix + "agents", prefix + "calls"}, keys)
+	assert.Equal(t, []string{"a1"}, c.SMembers(ctx, prefix+"agents").Val())
+	assert.Equal(t, []string{"c1"}, c.SMembers(ctx, prefix+"calls").Val())
+	assert.JSONEq(t, `{"ID":"c1","Queue":"sales","Priority":0,"Enqueued":"2025-03-01T09:00:00Z","Agent":"","Tried":null}`,
+		c.Get(ctx, prefix+"call:c1").Val())
+}
+
+func TestRedisFnErrorIsReturnedAsIs(t *testing.T) {
+	cases := []struct {
+		name string
+		run  func(ctx context.Context, s acd.Store) error
+	}{
+		{"update agent", func(ctx context.Context, s acd.Store) error {
+			_, err := s.UpdateAgent(ctx, "a1", func(*acd.Agent) error { return errVeto })
+			return err
+		}},
+		{"update call and agent", func(ctx context.Context, s acd.Store) error {
+			return s.UpdateCallAgent(ctx, "c1", "a1", func(*acd.Call, *acd.Agent) error { return errVeto })
+		}},
+		{"remove call", func(ctx context.Context, s acd.Store) error {
+			return s.RemoveCall(ctx, "c1", func(*acd.Call, *acd.Agent) error { return errVeto })
+		}},
+	}
+	c := newRedisClient(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := queues.NewRedis(c, testPrefix(t, c))
+			putOnline(t, s, "a1")
+			reserved(t, s, "c1", "a1")
+			assert.Same(t, errVeto, tc.run(t.Context(), s))
+		})
+	}
+}
+
+func TestRedisCorruptRecord(t *testing.T) {
+	ctx := t.Context()
+	c := newRedisClient(t)
+	prefix := testPrefix(t, c)
+	s := queues.NewRedis(c, prefix)
+	putOnline(t, s, "a1")
+	require.NoError(t, c.Set(ctx, prefix+"agent:a1", "{not json", 0).Err())
+
+	_, err := s.Agents(ctx)
+	require.ErrorContains(t, err, prefix+"agent:a1")
+	_, err = s.UpdateAgent(ctx, "a1", func(*acd.Agent) error {
+		t.Error("fn called with a corrupt record")
+		return nil
+	})
+	require.ErrorContains(t, err, prefix+"agent:a1")
+	assert.NotErrorIs(t, err, acd.ErrNotFound)
+}
+
+// A node whose watched keys change on every attempt gives up after
+// RedisAttempts and reports a conflict.
+func TestRedisGivesUpAfterBoundedRetries(t *testing.T) {
+	ctx := t.Context()
+	c1, c2 := newRedisClient(t), newRedisClient(t)
+	prefix := testPrefix(t, c1)
+	node1, node2 := queues.NewRedis(c1, prefix), queues.NewRedis(c2, prefix)
+	putOnline(t, node1, "a1")
+	require.NoError(t, node1.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0}))
+
+	runs := 0
+	err := node1.UpdateCallAgent(ctx, "c1", "a1", func(c *acd.Call, a *acd.Agent) error {
+		runs++
+		_, err := node2.UpdateAgent(ctx, "a1", func(a *acd.Agent) error { // the other node wins this race
+			a.Since = a.Since.Add(time.Second)
+			return nil
+		})
+		require.NoError(t, err)
+		return acd.Reserve(a, c, t0)
+	})
+	require.ErrorIs(t, err, acd.ErrConflict)
+	assert.Equal(t, queues.RedisAttempts, runs)
+	assert.Empty(t, calls(t, node1)[0].Agent, "no reservation written")
+	a := agents(t, node2)[0]
+	assert.Equal(t, acd.Available, a.State)
+	assert.Equal(t, t0.Add(queues.RedisAttempts*time.Second), a.Since, "every write of the other node kept")
+}
+
+// Two nodes (two clients) race to reserve the same agents, each agent for
+// several calls: exactly one call wins each agent, and both nodes then see
+// the same consistent state.
+func TestRedisTwoNodesReserve(t *testing.T) {
+	ctx := t.Context()
+	c1, c2 := newRedisClient(t), newRedisClient(t)
+	prefix := testPrefix(t, c1)
+	nodes := []acd.Store{queues.NewRedis(c1, prefix), queues.NewRedis(c2, prefix)}
+	const nAgents, callsPerAgent = 5, 12
+
+	agentID := func(i int) acd.AgentID { return acd.AgentID(fmt.Sprintf("a%d", i)) }
+	callID := func(i, j int) acd.CallID { return acd.CallID(fmt.Sprintf("c%d-%02d", i, j)) }
+	for i := range nAgents {
+		putOnline(t, nodes[0], agentID(i))
+		for j := range callsPerAgent {
+			require.NoError(t, nodes[1].AddCall(ctx, acd.Call{ID: callID(i, j), Queue: "sales", Enqueued: t0}))
+		}
+	}
+
+	errs := make([][]error, nAgents)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range nAgents {
+		errs[i] = make([]error, callsPerAgent)
+		for j := range callsPerAgent {
+			wg.Go(func() {
+				<-start
+				errs[i][j] = nodes[j%2].UpdateCallAgent(ctx, callID(i, j), agentID(i), func(c *acd.Call, a *acd.Agent) error {
+					return acd.Reserve(a, c, t0.Add(time.Second))
+				})
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+
+	winner := make(map[acd.AgentID]acd.CallID)
+	for i := range nAgents {
+		for j, err := range errs[i] {
+			if err == nil {
+				assert.NotContains(t, winner, agentID(i), "second win for %s", agentID(i))
+				winner[agentID(i)] = callID(i, j)
+			} else {
+				assert.ErrorIs(t, err, acd.ErrConflict)
+			}
+		}
+	}
+	require.Len(t, winner, nAgents, "every agent reserved once")
+
+	as, cs := agents(t, nodes[0]), calls(t, nodes[0])
+	assert.Equal(t, as, agents(t, nodes[1]), "both nodes see the same agents")
+	assert.Equal(t, cs, calls(t, nodes[1]), "both nodes see the same calls")
+	for _, a := range as {
+		assert.Equal(t, acd.Reserved, a.State, a.ID)
+		assert.Equal(t, winner[a.ID], a.Call, a.ID)
+	}
+	require.Len(t, cs, nAgents*callsPerAgent)
+	for _, c := range cs {
+		want := acd.AgentID("")
+		for a, call := range winner {
+			if call == c.ID {
+				want = a
+			}
+		}
+		assert.Equal(t, want, c.Agent, c.ID)
+	}
+}
+
+// Snapshots cost the same number of round trips for 3 and 300 records.
+func TestRedisSnapshotRoundTrips(t *testing.T) {
+	rt := &roundTrips{}
+	c := newRedisClient(t, rt)
+	measure := func(n int) int64 {
+		s := queues.NewRedis(c, testPrefix(t, c))
+		for i := range n {
+			require.NoError(t, s.PutAgent(t.Context(), acd.Agent{ID: acd.AgentID(fmt.Sprintf("a%03d", i))}))
+			require.NoError(t, s.AddCall(t.Context(), acd.Call{ID: acd.CallID(fmt.Sprintf("c%03d", i))}))
+		}
+		before := rt.n.Load()
+		require.Len(t, agents(t, s), n)
+		require.Len(t, calls(t, s), n)
+		return rt.n.Load() - before
+	}
+	small, large := measure(3), measure(300)
+	assert.Equal(t, small, large)
+	assert.Equal(t, int64(4), large, "SMEMBERS and one MGET pipeline per snapshot")
+}
+
+func TestOpenRedis(t *testing.T) {
+	t.Run("ok", func(t *testing.T) {
+		s, err := queues.OpenRedis(testRedisURL(), "callwerk-test:open:")
+		require.NoError(t, err, "is Redis running? `make test` starts it")
+		_, err = s.Agents(t.Context())
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+	})
+	cases := []struct {
+		name, url string
+		want      string // in the error
+	}{
+		{"unreachable", "redis://alice:s3cret@127.0.0.1:1/0", "redis://alice:xxxxx@127.0.0.1:1/0"},
+		{"unreachable tls", "rediss://:s3cret@127.0.0.1:1", "rediss://:xxxxx@127.0.0.1:1"},
+		{"bad port", "redis://alice:s3cret@127.0.0.1:port/0", "redis://alice:xxxxx@127.0.0.1:port/0"},
+		{"bad escape in password", "redis://alice:s3%zzcret@host/0", "redis://alice:xxxxx@host/0"},
+		{"bad scheme", "http://alice:s3cret@127.0.0.1:6379", "http://alice:xxxxx@127.0.0.1:6379"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // unreachable servers take the client's dial retries
+			s, err := queues.OpenRedis(tc.url, "callwerk-test:open:")
+			require.Error(t, err)
+			assert.Nil(t, s)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), "s3cret")
+			assert.NotContains(t, err.Error(), "zz")
+		})
+	}
+}
+
+// BenchmarkRedisReserve measures one reservation and its undo: two
+// UpdateCallAgent transactions.
+func BenchmarkRedisReserve(b *testing.B) {
+	ctx := b.Context()
+	rt := &roundTrips{}
+	c := newRedisClient(b, rt)
+	s := queues.NewRedis(c, testPrefix(b, c))
+	require.NoError(b, s.PutAgent(ctx, benchAgent("a1", true)))
+	require.NoError(b, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0, Tried: []acd.AgentID{"a7", "a8"}}))
+
+	b.ReportAllocs()
+	before := rt.n.Load()
+	for b.Loop() {
+		if err := s.UpdateCallAgent(ctx, "c1", "a1", func(c *acd.Call, a *acd.Agent) error {
+			return acd.Reserve(a, c, t0)
+		}); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.UpdateCallAgent(ctx, "c1", "a1", func(c *acd.Call, a *acd.Agent) error {
+			a.State, a.Call, c.Agent = acd.Available, "", "" // the undo; not a transition under test
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/op")
+}
+
+// BenchmarkRedisSnapshot measures what the dispatcher reads on each run:
+// Agents and Calls with 2,000 agents and 10,000 calls.
+func BenchmarkRedisSnapshot(b *testing.B) {
+	const nAgents, nCalls = 2000, 10000
+	ctx := b.Context()
+	rt := &roundTrips{}
+	c := newRedisClient(b, rt)
+	s := queues.NewRedis(c, testPrefix(b, c))
+	var g errgroup.Group
+	g.SetLimit(32)
+	for i := range nAgents {
+		g.Go(func() error {
+			return s.PutAgent(ctx, benchAgent(acd.AgentID(fmt.Sprintf("agent-%04d", i)), i%4 != 0))
+		})
+	}
+	for i := range nCalls {
+		g.Go(func() error {
+			return s.AddCall(ctx, acd.Call{
+				ID:       acd.CallID(fmt.Sprintf("call-%05d", i)),
+				Queue:    []string{"sales", "support"}[i%2],
+				Priority: i % 3,
+				Enqueued: t0.Add(time.Duration(i) * time.Millisecond),
+				Tried:    []acd.AgentID{"agent-0001", "agent-0002"},
+			})
+		})
+	}
+	require.NoError(b, g.Wait())
+
+	b.ReportAllocs()
+	before := rt.n.Load()
+	for b.Loop() {
+		as, err := s.Agents(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cs, err := s.Calls(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(as) != nAgents || len(cs) != nCalls {
+			b.Fatalf("got %d agents, %d calls", len(as), len(cs))
+		}
+	}
+	b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/op")
+}
+
+// benchAgent is an agent of queues sales and support, available if online.
+// Benchmarks set the state directly so they measure the store, whatever the
+// transition functions become.
+func benchAgent(id acd.AgentID, online bool) acd.Agent {
+	a := acd.Agent{ID: id, Queues: []string{"sales", "support"}}
+	if online {
+		a.State, a.Since, a.IdleSince, a.Online = acd.Available, t0, t0, true
+	}
+	return a
+}
