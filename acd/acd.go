@@ -35,6 +35,7 @@ type Offer struct {
 // (Run) is the only place that makes routing decisions on this node; every
 // other method records an outcome in the store and wakes the dispatcher.
 type ACD struct {
+	node   string // this node's name: agents registered here are offered its calls
 	store  Store
 	clock  Clock
 	events EventSink
@@ -55,8 +56,15 @@ type ACD struct {
 // lost (a store error, another node's change): the dispatcher also runs this often.
 const DispatchInterval = time.Second
 
+// Option configures an ACD.
+type Option func(*ACD)
+
+// WithNode names this node. With a shared store, a node offers its calls
+// only to agents whose devices registered with it: it reaches no others.
+func WithNode(name string) Option { return func(a *ACD) { a.node = name } }
+
 // New returns an ACD over store. events may be nil.
-func New(store Store, queues []QueueConfig, clock Clock, events EventSink, log zerolog.Logger) *ACD {
+func New(store Store, queues []QueueConfig, clock Clock, events EventSink, log zerolog.Logger, opts ...Option) *ACD {
 	qs := make(map[string]QueueConfig, len(queues))
 	for _, q := range queues {
 		qs[q.Name] = q
@@ -64,13 +72,17 @@ func New(store Store, queues []QueueConfig, clock Clock, events EventSink, log z
 	if events == nil {
 		events = discard{}
 	}
-	return &ACD{
+	a := &ACD{
 		store: store, clock: clock, events: events, log: log, queues: qs,
 		wake:        make(chan struct{}, 1),
 		lastOffered: make(map[string]AgentID),
 		waiters:     make(map[CallID]chan Offer),
 		timers:      make(map[AgentID]func() bool),
 	}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 type discard struct{}
@@ -126,9 +138,15 @@ func (a *ACD) dispatch(ctx context.Context) error {
 	if n == 0 {
 		return nil
 	}
-	agents, err := a.store.Agents(ctx)
+	all, err := a.store.Agents(ctx)
 	if err != nil {
 		return fmt.Errorf("load agents: %w", err)
+	}
+	agents := all[:0]
+	for _, ag := range all {
+		if ag.Node == a.node {
+			agents = append(agents, ag)
+		}
 	}
 	calls, err := a.store.Calls(ctx)
 	if err != nil {
@@ -197,6 +215,7 @@ func (a *ACD) Enqueue(ctx context.Context, c Call) (<-chan Offer, error) {
 	if c.Enqueued.IsZero() {
 		c.Enqueued = a.clock.Now()
 	}
+	c.Node = a.node
 	ch := make(chan Offer, 1)
 	a.mu.Lock()
 	if a.closed {
@@ -295,7 +314,7 @@ func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 	var queue string
 	var freed *Agent
 	err := a.store.RemoveCall(ctx, call, func(c *Call, ag *Agent) error {
-		queue = c.Queue
+		queue, freed = c.Queue, nil
 		if ag != nil {
 			Unreserve(ag, c, Withdrawn, a.queues[c.Queue], now)
 			g := *ag
@@ -315,9 +334,16 @@ func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 	return nil
 }
 
-// Complete records the end of a connected call: the agent wraps up for the
-// queue's wrap-up time, then is offered calls again.
-func (a *ACD) Complete(ctx context.Context, call CallID, queue string, agent AgentID) error {
+// Hang-up sides for Complete.
+const (
+	HangupCaller = "caller"
+	HangupAgent  = "agent"
+)
+
+// Complete records the end of a connected call, hung up by "caller",
+// "agent" or neither (""): the agent wraps up for the queue's wrap-up time,
+// then is offered calls again.
+func (a *ACD) Complete(ctx context.Context, call CallID, queue string, agent AgentID, by string) error {
 	now := a.clock.Now()
 	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
 		return StartWrapUp(ag, call, now)
@@ -325,7 +351,7 @@ func (a *ACD) Complete(ctx context.Context, call CallID, queue string, agent Age
 	if err != nil {
 		return fmt.Errorf("complete %s of %s: %w", call, agent, err)
 	}
-	a.events.Emit(Event{Time: now, Type: "call.completed", Queue: queue, Agent: agent, Call: call})
+	a.events.Emit(Event{Time: now, Type: "call.completed", Queue: queue, Agent: agent, Call: call, HangupBy: by})
 	a.emitAgent(&ag, now)
 	wrap := a.queues[queue].Wrapup
 	if wrap <= 0 {
@@ -408,7 +434,7 @@ func (a *ACD) SetPresence(ctx context.Context, agent AgentID, p Presence) error 
 	now := a.clock.Now()
 	changed := false
 	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
-		changed = SetPresence(ag, p, now)
+		changed = SetPresence(ag, p, a.node, now)
 		return nil
 	})
 	if err != nil {
@@ -417,6 +443,53 @@ func (a *ACD) SetPresence(ctx context.Context, agent AgentID, p Presence) error 
 	if changed {
 		a.emitAgent(&ag, now)
 		a.poke()
+	}
+	return nil
+}
+
+// Recover cleans up after an earlier run of this node in a shared store:
+// this node's agents become unreachable until their phones register again,
+// and its calls, whose members were connected to the old process, leave
+// their queues. Call it before the node takes calls.
+func (a *ACD) Recover(ctx context.Context) error {
+	agents, err := a.store.Agents(ctx)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	now := a.clock.Now()
+	for _, ag := range agents {
+		if ag.Node != a.node {
+			continue
+		}
+		changed := false
+		g, err := a.store.UpdateAgent(ctx, ag.ID, func(g *Agent) error {
+			changed = g.Node == a.node && Recover(g, now)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("recover %s: %w", ag.ID, err)
+		}
+		if changed {
+			a.emitAgent(&g, now)
+		}
+	}
+	calls, err := a.store.Calls(ctx)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, c := range calls {
+		if c.Node != a.node {
+			continue
+		}
+		if err := a.store.RemoveCall(ctx, c.ID, func(c *Call, ag *Agent) error {
+			if ag != nil {
+				Unreserve(ag, c, Withdrawn, a.queues[c.Queue], now)
+			}
+			return nil
+		}); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("recover %s: %w", c.ID, err)
+		}
+		a.events.Emit(Event{Time: now, Type: "call.abandoned", Queue: c.Queue, Call: c.ID})
 	}
 	return nil
 }

@@ -285,8 +285,8 @@ func TestACDConnectCompleteWrapUp(t *testing.T) {
 	assert.NotContains(t, h.calls(), acd.CallID("c1"), "connected call left the queue")
 	assert.Contains(t, h.calls(), acd.CallID("c2"))
 
-	require.NoError(t, h.acd.Complete(h.ctx, "c1", sales.Name, "a1"))
-	h.rec.expect(t, callEv("call.completed", sales.Name, "a1", "c1"), agentEv("a1", acd.WrapUp))
+	require.NoError(t, h.acd.Complete(h.ctx, "c1", sales.Name, "a1", acd.HangupCaller))
+	h.rec.expect(t, byCaller(callEv("call.completed", sales.Name, "a1", "c1")), agentEv("a1", acd.WrapUp))
 	completed := h.clock.Now()
 	assert.Equal(t, 1, h.clock.Pending(), "wrap-up timer")
 
@@ -310,9 +310,9 @@ func TestACDCompleteWithoutWrapUp(t *testing.T) {
 	require.NoError(t, h.acd.Connect(h.ctx, "c1", "a1"))
 	h.rec.expect(t, callEv("call.connected", support.Name, "a1", "c1"), agentEv("a1", acd.OnCall))
 
-	require.NoError(t, h.acd.Complete(h.ctx, "c1", support.Name, "a1"))
+	require.NoError(t, h.acd.Complete(h.ctx, "c1", support.Name, "a1", acd.HangupCaller))
 	h.rec.expect(t,
-		callEv("call.completed", support.Name, "a1", "c1"),
+		byCaller(callEv("call.completed", support.Name, "a1", "c1")),
 		agentEv("a1", acd.WrapUp),
 		agentEv("a1", acd.Available),
 	)
@@ -329,8 +329,8 @@ func TestACDOfflineDuringCallLogsOutAfterWrapUp(t *testing.T) {
 	h.rec.expect(t, callEv("call.connected", sales.Name, "a1", "c1"), agentEv("a1", acd.OnCall))
 
 	require.NoError(t, h.acd.SetPresence(h.ctx, "a1", acd.Unregistered)) // no state change on a call
-	require.NoError(t, h.acd.Complete(h.ctx, "c1", sales.Name, "a1"))
-	h.rec.expect(t, callEv("call.completed", sales.Name, "a1", "c1"), agentEv("a1", acd.WrapUp))
+	require.NoError(t, h.acd.Complete(h.ctx, "c1", sales.Name, "a1", acd.HangupCaller))
+	h.rec.expect(t, byCaller(callEv("call.completed", sales.Name, "a1", "c1")), agentEv("a1", acd.WrapUp))
 	h.clock.Advance(sales.Wrapup)
 	h.rec.expect(t, agentEv("a1", acd.LoggedOut))
 
@@ -421,7 +421,7 @@ func TestACDErrors(t *testing.T) {
 				h.online("a1", sales.Name)
 				h.expectOffer(h.enqueue("c1", sales.Name), "c1", sales, "a1")
 			},
-			op:      func(h *harness) error { return h.acd.Complete(h.ctx, "c1", sales.Name, "a1") },
+			op:      func(h *harness) error { return h.acd.Complete(h.ctx, "c1", sales.Name, "a1", acd.HangupCaller) },
 			wantErr: acd.ErrConflict,
 		},
 		{
@@ -489,7 +489,7 @@ func TestACDStopCancelsWrapUpTimers(t *testing.T) {
 	h.online("a1", sales.Name)
 	h.expectOffer(h.enqueue("c1", sales.Name), "c1", sales, "a1")
 	require.NoError(t, h.acd.Connect(h.ctx, "c1", "a1"))
-	require.NoError(t, h.acd.Complete(h.ctx, "c1", sales.Name, "a1"))
+	require.NoError(t, h.acd.Complete(h.ctx, "c1", sales.Name, "a1", acd.HangupCaller))
 	require.Equal(t, 1, h.clock.Pending())
 
 	h.stop()
@@ -532,8 +532,8 @@ func TestACDPauseAfterCallAndEndWrapUpEarly(t *testing.T) {
 
 	require.NoError(t, h.acd.SetPause(h.ctx, "a1", "lunch"))
 	h.rec.expect(t, agentEv("a1", acd.OnCall)) // still on the call; the pause waits
-	require.NoError(t, h.acd.Complete(h.ctx, "c1", sales.Name, "a1"))
-	h.rec.expect(t, callEv("call.completed", sales.Name, "a1", "c1"), agentEv("a1", acd.WrapUp))
+	require.NoError(t, h.acd.Complete(h.ctx, "c1", sales.Name, "a1", acd.HangupCaller))
+	h.rec.expect(t, byCaller(callEv("call.completed", sales.Name, "a1", "c1")), agentEv("a1", acd.WrapUp))
 
 	require.NoError(t, h.acd.EndWrapUp(h.ctx, "a1"))
 	paused := agentEv("a1", acd.Paused)
@@ -548,4 +548,10 @@ func TestACDPauseAfterCallAndEndWrapUpEarly(t *testing.T) {
 	require.NoError(t, h.acd.SetPause(h.ctx, "a1", ""))
 	h.rec.expect(t, agentEv("a1", acd.Available))
 	h.expectOffer(ch2, "c2", sales, "a1")
+}
+
+// byCaller marks a completed call as hung up by the member.
+func byCaller(ev acd.Event) acd.Event {
+	ev.HangupBy = acd.HangupCaller
+	return ev
 }

@@ -4,10 +4,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/callwerk/callwerk/acd"
+	"github.com/callwerk/callwerk/acd/acdtest"
+	"github.com/callwerk/callwerk/queues"
 )
 
 // A table of the pause, presence and miss rules of transitions.go.
@@ -70,7 +73,7 @@ func pause(reason string) func(*acd.Agent) error {
 }
 
 func presence(p acd.Presence) func(*acd.Agent) error {
-	return func(a *acd.Agent) error { acd.SetPresence(a, p, now); return nil }
+	return func(a *acd.Agent) error { acd.SetPresence(a, p, "", now); return nil }
 }
 
 func endWrap(id acd.CallID) func(*acd.Agent) error {
@@ -117,4 +120,35 @@ func TestMissesAndRejects(t *testing.T) {
 	require.NoError(t, acd.Reserve(&a, &c7, later))
 	require.NoError(t, acd.Connect(&a, "c7", later))
 	assert.Zero(t, a.Misses, "an answered call resets the misses")
+}
+
+// A node that restarts recovers its agents (unreachable until a phone
+// registers) and drops its calls, whose members were on the old process.
+func TestACDRecoverAfterRestart(t *testing.T) {
+	store := queues.NewMemory()
+	ctx := t.Context()
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	require.NoError(t, store.PutAgent(ctx, acd.Agent{ID: "mine", Queues: []string{"q"}, State: acd.OnCall, Online: true, Node: "n1", Call: "c1"}))
+	require.NoError(t, store.PutAgent(ctx, acd.Agent{ID: "paused", Queues: []string{"q"}, State: acd.Paused, Pause: "lunch", Online: true, Node: "n1"}))
+	require.NoError(t, store.PutAgent(ctx, acd.Agent{ID: "other", Queues: []string{"q"}, State: acd.Available, Online: true, Node: "n2"}))
+	require.NoError(t, store.AddCall(ctx, acd.Call{ID: "old", Queue: "q", Node: "n1", Enqueued: t0}))
+	require.NoError(t, store.AddCall(ctx, acd.Call{ID: "theirs", Queue: "q", Node: "n2", Enqueued: t0}))
+
+	a := acd.New(store, []acd.QueueConfig{{Name: "q"}}, acdtest.NewFakeClock(t0), nil, zerolog.Nop(), acd.WithNode("n1"))
+	require.NoError(t, a.Recover(ctx))
+	agents, err := store.Agents(ctx)
+	require.NoError(t, err)
+	byID := map[acd.AgentID]acd.Agent{}
+	for _, ag := range agents {
+		byID[ag.ID] = ag
+	}
+	assert.Equal(t, acd.Unreachable, byID["mine"].State)
+	assert.Empty(t, byID["mine"].Call)
+	assert.Equal(t, acd.Unreachable, byID["paused"].State)
+	assert.Equal(t, "lunch", byID["paused"].Pause, "the pause survives")
+	assert.Equal(t, acd.Available, byID["other"].State, "another node's agent is untouched")
+	calls, err := store.Calls(ctx)
+	require.NoError(t, err)
+	require.Len(t, calls, 1)
+	assert.Equal(t, acd.CallID("theirs"), calls[0].ID)
 }

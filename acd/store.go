@@ -9,6 +9,11 @@ import (
 // store serves a single node; the Redis store (see package queues) lets
 // several nodes route the same queues. Implementations apply the transition
 // functions of this package (Reserve, Unreserve, ...) atomically.
+//
+// A store may run an update's fn more than once (optimistic transactions
+// retry on a conflict): fn must set everything it reports on every run and
+// keep nothing from an earlier one. Snapshots are ordered: agents by ID,
+// calls by Enqueued, then ID.
 type Store interface {
 	// PutAgent creates or replaces an agent's configuration (ID, Queues, Skills),
 	// keeping the routing state of an existing agent.
@@ -51,15 +56,30 @@ func (SystemClock) AfterFunc(d time.Duration, f func()) func() bool {
 // queue event. Numbers never appear in events.
 type Event struct {
 	Time   time.Time `json:"time"`
-	Type   string    `json:"type"` // "agent.state", "call.enqueued", "call.offered", "call.connected", "call.completed", "call.abandoned", "call.noanswer"
+	Type   string    `json:"type"` // "agent.state", "call.enqueued", "call.offered", "call.noanswer", "call.rejected", "call.connected", "call.completed", "call.abandoned"
 	Queue  string    `json:"queue,omitempty"`
 	Agent  AgentID   `json:"agent,omitempty"`
 	Call   CallID    `json:"call,omitempty"`
 	State  string    `json:"state,omitempty"`  // agent state after the change
 	Reason string    `json:"reason,omitempty"` // pause reason of a paused agent
+	// HangupBy says who ended a completed call: "caller" or "agent" ("" if
+	// neither, e.g. a shutdown).
+	HangupBy string `json:"hangup_by,omitempty"`
 }
 
 // EventSink receives the ACD's events. Emit must not block.
 type EventSink interface {
 	Emit(Event)
+}
+
+// FanOut returns a sink that passes every event to each of sinks in turn
+// (the ACD takes one sink: FanOut(bus, queueLog, kpis)). Each must not block.
+func FanOut(sinks ...EventSink) EventSink { return fanOut(sinks) }
+
+type fanOut []EventSink
+
+func (f fanOut) Emit(ev Event) {
+	for _, s := range f {
+		s.Emit(ev)
+	}
 }

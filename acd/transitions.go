@@ -122,14 +122,14 @@ func SetPause(a *Agent, reason string, now time.Time) error {
 	return nil
 }
 
-// SetPresence applies what the registrar reports. It returns whether the
-// state changed; during a call only the presence is recorded, and settle
-// applies it when the call ends.
-func SetPresence(a *Agent, p Presence, now time.Time) (changed bool) {
+// SetPresence applies what the registrar of node reports. It returns
+// whether the state changed; during a call only the presence is recorded,
+// and settle applies it when the call ends.
+func SetPresence(a *Agent, p Presence, node string, now time.Time) (changed bool) {
 	old := a.State
 	switch p {
 	case Registered:
-		a.Online, a.Lost = true, false
+		a.Online, a.Lost, a.Node = true, false, node
 		switch a.State {
 		case LoggedOut:
 			a.IdleSince = now
@@ -149,4 +149,17 @@ func SetPresence(a *Agent, p Presence, now time.Time) (changed bool) {
 		}
 	}
 	return a.State != old
+}
+
+// Recover applies a restart of the node that held the agent's devices: its
+// registrations and calls are gone, so the agent is unreachable until a
+// device registers again (keeping a pause). It reports whether anything
+// changed.
+func Recover(a *Agent, now time.Time) bool {
+	if !a.Online && a.State != Reserved && a.State != OnCall && a.State != WrapUp {
+		return false
+	}
+	a.Online, a.Lost = false, true
+	settle(a, now)
+	return true
 }

@@ -260,7 +260,7 @@ func TestSetPresence(t *testing.T) {
 			if tc.online {
 				p = acd.Registered
 			}
-			assert.Equal(t, tc.wantChanged, acd.SetPresence(&a, p, now))
+			assert.Equal(t, tc.wantChanged, acd.SetPresence(&a, p, "", now))
 			assert.Equal(t, tc.want, a)
 		})
 	}
@@ -280,7 +280,7 @@ func TestLifecycleOfflineDuringCall(t *testing.T) {
 	}
 	step("reserve", acd.Reserve(&a, &c, at(10)), acd.Reserved)
 	step("connect", acd.Connect(&a, c.ID, at(15)), acd.OnCall)
-	assert.False(t, acd.SetPresence(&a, acd.Unregistered, at(20)), "offline during the call is no state change")
+	assert.False(t, acd.SetPresence(&a, acd.Unregistered, "", at(20)), "offline during the call is no state change")
 	step("offline", nil, acd.OnCall)
 	step("start wrap-up", acd.StartWrapUp(&a, c.ID, at(30)), acd.WrapUp)
 	require.ErrorIs(t, acd.EndWrapUp(&a, "c0", at(35)), acd.ErrConflict, "stale timer of an earlier call")
@@ -290,7 +290,7 @@ func TestLifecycleOfflineDuringCall(t *testing.T) {
 
 	next := waiting("c2", "sales", 20, 0)
 	require.ErrorIs(t, acd.Reserve(&a, &next, at(41)), acd.ErrConflict, "logged-out agent takes no call")
-	assert.True(t, acd.SetPresence(&a, acd.Registered, at(50)))
+	assert.True(t, acd.SetPresence(&a, acd.Registered, "", at(50)))
 	step("online again", nil, acd.Available)
 	assert.Equal(t, at(50), a.IdleSince)
 	step("reserve next", acd.Reserve(&a, &next, at(51)), acd.Reserved)

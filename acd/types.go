@@ -88,6 +88,7 @@ type Agent struct {
 	Call      CallID         // the reserved or connected call, if any
 	Online    bool           // has at least one registered device
 	Lost      bool           // the last device's registration expired (not unregistered)
+	Node      string         // the node the agent's device registered with last
 	Skills    map[string]int // skill -> level 1..5
 
 	// Pause is the pause reason: the current one while Paused; the one to
@@ -107,6 +108,14 @@ type Agent struct {
 // Serves reports whether the agent takes calls of queue q.
 func (a *Agent) Serves(q string) bool { return slices.Contains(a.Queues, q) }
 
+// Configure takes over the configured fields of cfg (queues and skills),
+// keeping the routing state. Every store's PutAgent uses it, so they agree
+// on what configuration is.
+func (a *Agent) Configure(cfg Agent) {
+	a.Queues = slices.Clone(cfg.Queues)
+	a.Skills = maps.Clone(cfg.Skills)
+}
+
 // Clone returns a deep copy.
 func (a Agent) Clone() Agent {
 	a.Queues = slices.Clone(a.Queues)
@@ -122,6 +131,7 @@ type Call struct {
 	Enqueued time.Time // when the call joined the queue; ties in priority go to the oldest
 	Agent    AgentID   // set while the call is offered to an agent
 	Tried    []AgentID // agents already offered this call, least recently first
+	Node     string    // the node that holds the member's call
 }
 
 // Clone returns a deep copy.

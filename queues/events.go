@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -56,8 +57,9 @@ func (e *Events) Emit(ev acd.Event) {
 
 // Bus is a connection to NATS, and the embedded server if there is one.
 type Bus struct {
-	Conn *nats.Conn
-	srv  *server.Server
+	Conn    *nats.Conn
+	srv     *server.Server
+	closing *atomic.Bool // set before Close disconnects: the handlers stay quiet
 }
 
 // EmbeddedReadyTimeout bounds the start of the in-process NATS server.
@@ -66,20 +68,27 @@ const EmbeddedReadyTimeout = 10 * time.Second
 // ConnectBus connects to url, or with "embedded" starts an in-process NATS
 // server that listens on no port and connects to it in-process.
 func ConnectBus(url, name string, log zerolog.Logger) (*Bus, error) {
+	closing := new(atomic.Bool)
 	opts := []nats.Option{
 		nats.Name("callwerk " + name),
 		nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn().Err(err).Msg("bus disconnected")
+			if !closing.Load() {
+				log.Warn().Err(err).Msg("bus disconnected")
+			}
 		}),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info().Msg("bus reconnected") }),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			if !closing.Load() {
+				log.Info().Msg("bus reconnected")
+			}
+		}),
 	}
 	if url != "embedded" {
 		nc, err := nats.Connect(url, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("bus %s: %w", url, err)
 		}
-		return &Bus{Conn: nc}, nil
+		return &Bus{Conn: nc, closing: closing}, nil
 	}
 	srv, err := server.NewServer(&server.Options{ServerName: "callwerk-" + name, DontListen: true, NoSigs: true})
 	if err != nil {
@@ -95,7 +104,7 @@ func ConnectBus(url, name string, log zerolog.Logger) (*Bus, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("embedded bus: %w", err)
 	}
-	return &Bus{Conn: nc, srv: srv}, nil
+	return &Bus{Conn: nc, srv: srv, closing: closing}, nil
 }
 
 // CloseTimeout bounds the flush of pending events at shutdown.
@@ -104,6 +113,7 @@ const CloseTimeout = 2 * time.Second
 // Close flushes pending events, closes the connection and stops the
 // embedded server.
 func (b *Bus) Close() {
+	b.closing.Store(true)
 	_ = b.Conn.FlushTimeout(CloseTimeout)
 	b.Conn.Close()
 	if b.srv != nil {

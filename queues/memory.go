@@ -3,7 +3,6 @@ package queues
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -31,8 +30,7 @@ func (m *Memory) PutAgent(_ context.Context, a acd.Agent) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if old, ok := m.agents[a.ID]; ok {
-		old.Queues = slices.Clone(a.Queues)
-		old.Skills = maps.Clone(a.Skills)
+		old.Configure(a)
 		return nil
 	}
 	c := a.Clone()
@@ -138,7 +136,10 @@ func (m *Memory) RemoveCall(_ context.Context, cid acd.CallID, fn func(*acd.Call
 		return fmt.Errorf("call %s: %w", cid, acd.ErrNotFound)
 	}
 	cc := c.Clone()
-	a := m.agents[c.Agent]
+	var a *acd.Agent
+	if c.Agent != "" {
+		a = m.agents[c.Agent]
+	}
 	var pa *acd.Agent
 	var ac acd.Agent
 	if a != nil {

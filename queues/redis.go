@@ -240,8 +240,8 @@ func (r *Redis) PutAgent(ctx context.Context, a acd.Agent) error {
 			return err
 		}
 		rec := a
-		if ok { // the configuration, as Memory.PutAgent; encoding copies
-			old.Queues, old.Skills = a.Queues, a.Skills
+		if ok {
+			old.Configure(a)
 			rec = old
 		}
 		b, err := encode(key, rec)

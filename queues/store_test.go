@@ -91,7 +91,7 @@ func testStore(t *testing.T, newStore func() acd.Store) {
 			ctx := t.Context()
 			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"sales"}}))
 			got, err := s.UpdateAgent(ctx, "a1", func(a *acd.Agent) error {
-				acd.SetPresence(a, acd.Registered, t0)
+				acd.SetPresence(a, acd.Registered, "", t0)
 				return nil
 			})
 			require.NoError(t, err)
@@ -350,7 +350,7 @@ func putOnline(t *testing.T, s acd.Store, id acd.AgentID) {
 	t.Helper()
 	require.NoError(t, s.PutAgent(t.Context(), acd.Agent{ID: id, Queues: []string{"sales"}}))
 	_, err := s.UpdateAgent(t.Context(), id, func(a *acd.Agent) error {
-		acd.SetPresence(a, acd.Registered, t0)
+		acd.SetPresence(a, acd.Registered, "", t0)
 		return nil
 	})
 	require.NoError(t, err)

@@ -424,7 +424,7 @@ func (c *call) talk(ctx context.Context) error {
 	if c.early {
 		if err := c.answerMember(c.sdp(c.memberLeg, "")); err != nil {
 			c.hangupAgent(dlg)
-			c.complete()
+			c.complete("")
 			return err
 		}
 	}
@@ -434,19 +434,20 @@ func (c *call) talk(ctx context.Context) error {
 	c.log.Info().Str("agent", string(c.agent)).Msg("call connected")
 
 	var reason error
+	by := ""
 	select {
 	case <-ctx.Done():
 		reason = errShutdown
 		c.hangupAgent(dlg)
 		c.release(sip.StatusServiceUnavailable)
 	case <-c.member.Context().Done():
-		reason = errMemberHangup
+		reason, by = errMemberHangup, acd.HangupCaller
 		c.hangupAgent(dlg)
 	case <-dlg.Context().Done():
-		reason = errAgentHangup
+		reason, by = errAgentHangup, acd.HangupAgent
 		c.release(sip.StatusServiceUnavailable)
 	}
-	c.complete()
+	c.complete(by)
 	return reason
 }
 
@@ -456,10 +457,10 @@ func (c *call) hangupAgent(dlg *sipgo.DialogClientSession) {
 	_ = dlg.Bye(ctx)
 }
 
-func (c *call) complete() {
+func (c *call) complete(by string) {
 	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 	defer cancel()
-	if err := c.s.router.Complete(ctx, c.id, c.queue, c.agent); err != nil {
+	if err := c.s.router.Complete(ctx, c.id, c.queue, c.agent, by); err != nil {
 		c.log.Error().Err(err).Msg("complete")
 	}
 }

@@ -27,7 +27,7 @@ type Router interface {
 	OfferFailed(ctx context.Context, call acd.CallID, agent acd.AgentID, o acd.Outcome) error
 	Connect(ctx context.Context, call acd.CallID, agent acd.AgentID) error
 	Abandon(ctx context.Context, call acd.CallID) error
-	Complete(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID) error
+	Complete(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID, by string) error
 	SetPresence(ctx context.Context, agent acd.AgentID, p acd.Presence) error
 	// For feature codes dialled by agents.
 	SetPause(ctx context.Context, agent acd.AgentID, reason string) error

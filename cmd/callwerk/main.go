@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/callwerk/callwerk/internal/app"
 	"github.com/callwerk/callwerk/internal/config"
@@ -74,8 +75,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	// sipgo logs through slog; bridge it once, before any sipgo use.
+	// sipgo logs through slog and go-redis through its own logger: bridge
+	// both once, before either is used.
 	sip.SetDefaultLogger(logging.Slog(log.With().Str("component", "sipgo").Logger()))
+	redis.SetLogger(logging.Redis(log.With().Str("component", "redis").Logger()))
 	slog.SetDefault(logging.Slog(log))
 
 	var cfg *config.Config

@@ -38,27 +38,39 @@ type App struct {
 	sip   *sip.Server
 	http  *http.Server
 	hln   net.Listener
+
+	redis    *queues.Redis    // nil with the memory store
+	queueLog *queues.QueueLog // nil without queue_log
+	kpis     *acd.KPITracker
 }
+
+// KPIs returns the live per-queue figures.
+func (a *App) KPIs() *acd.KPITracker { return a.kpis }
 
 // New builds a node from cfg and binds its SIP, media and HTTP sockets.
 func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	a := &App{cfg: cfg, log: log}
-	if cfg.Store != "memory" {
-		return nil, errors.New("store: redis is not supported by this build yet (use \"memory\")")
-	}
-	store := queues.NewMemory()
-
-	bus, err := queues.ConnectBus(cfg.Bus, cfg.Node.Name, log.With().Str("component", "bus").Logger())
-	if err != nil {
-		return nil, err
-	}
-	a.bus = bus
 	ok := false
 	defer func() {
 		if !ok {
 			a.close()
 		}
 	}()
+	var store acd.Store = queues.NewMemory()
+	if cfg.Store != config.StoreMemory {
+		r, err := queues.OpenRedis(cfg.Store, "callwerk:")
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		a.redis, store = r, r
+	}
+
+	bus, err := queues.ConnectBus(cfg.Bus, cfg.Node.Name, log.With().Str("component", "bus").Logger())
+	if err != nil {
+		return nil, err
+	}
+	a.bus = bus
+	p := pseudo.New(cfg.Privacy.PseudonymKey)
 
 	ctx := context.Background()
 	for _, ag := range cfg.Agents {
@@ -66,9 +78,30 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 			return nil, fmt.Errorf("agent %s: %w", ag.ID, err)
 		}
 	}
-	qcs := queueConfigs(cfg)
-	events := queues.NewEvents(bus.Conn, log.With().Str("component", "events").Logger())
-	a.acd = acd.New(store, qcs, acd.SystemClock{}, events, log.With().Str("component", "acd").Logger())
+	agents, err := store.Agents(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if a.kpis, err = acd.NewKPITracker(acd.DefaultKPIConfig(time.Local)); err != nil {
+		return nil, err
+	}
+	a.kpis.SetAgents(agents)
+	sinks := []acd.EventSink{queues.NewEvents(bus.Conn, log.With().Str("component", "events").Logger()), a.kpis}
+	if cfg.QueueLog != "" {
+		opts := []queues.QueueLogOption{queues.WithNATS(bus.Conn), queues.WithAgents(agents)}
+		if !cfg.Privacy.AgentStatistics {
+			opts = append(opts, queues.WithAgentNames(func(id acd.AgentID) string { return p.Agent(string(id)) }))
+		}
+		if a.queueLog, err = queues.OpenQueueLog(cfg.QueueLog, log.With().Str("component", "queuelog").Logger(), opts...); err != nil {
+			return nil, fmt.Errorf("queue_log: %w", err)
+		}
+		sinks = append(sinks, a.queueLog)
+	}
+	a.acd = acd.New(store, queueConfigs(cfg), acd.SystemClock{}, acd.FanOut(sinks...),
+		log.With().Str("component", "acd").Logger(), acd.WithNode(cfg.Node.Name))
+	if err := a.acd.Recover(ctx); err != nil {
+		return nil, err
+	}
 
 	addr, err := netip.ParseAddr(cfg.Media.Address)
 	if err != nil {
@@ -96,7 +129,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.sip, err = sip.New(scfg, a.acd, a.relay, hold, pseudo.New(cfg.Privacy.PseudonymKey), log.With().Str("component", "sip").Logger())
+	a.sip, err = sip.New(scfg, a.acd, a.relay, hold, p, log.With().Str("component", "sip").Logger())
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +255,17 @@ func (a *App) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
+// close releases what New opened, after Run has stopped the ACD (the queue
+// log takes its last events before it closes).
 func (a *App) close() {
+	if a.queueLog != nil {
+		if err := a.queueLog.Close(); err != nil {
+			a.log.Error().Err(err).Msg("queue log close")
+		}
+	}
+	if a.redis != nil {
+		_ = a.redis.Close()
+	}
 	if a.bus != nil {
 		a.bus.Close()
 	}

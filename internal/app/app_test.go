@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -529,4 +531,38 @@ func TestFeatureCodes(t *testing.T) {
 	assert.ErrorContains(t, dial("*22", "wrong-password"), "403")
 	assert.Equal(t, acd.Available, n.agent(t, "1001").State, "a refused code changes nothing")
 	assert.NotContains(t, n.logs.String(), password)
+}
+
+// A node on the real Redis store writes the queue log (agents as
+// pseudonyms, no numbers) and keeps live figures.
+func TestRedisStoreQueueLogAndKPIs(t *testing.T) {
+	qlog := filepath.Join(t.TempDir(), "queue_log")
+	n := startNode(t, func(c *config.Config) {
+		c.Store = "redis://127.0.0.1:6379/15"
+		c.Node.Name = "app-test-redis" // fixed: Recover cleans up after an earlier run
+		c.QueueLog = qlog
+	})
+	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{AnswerAfter: 100 * time.Millisecond})
+	member := call(t, n, newMember(t), "100")
+	waitAnswered(t, agent, 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	require.NoError(t, member.Hangup(ctx))
+	n.waitAgentState(t, "1001", acd.WrapUp, 2*time.Second)
+
+	k := n.KPIs().Snapshot(time.Now())["service"]
+	assert.Equal(t, 1, k.Offered)
+	assert.Equal(t, 1, k.Answered)
+	assert.Equal(t, 0, k.Waiting)
+
+	n.stop() // flushes the queue log
+	b, err := os.ReadFile(qlog)
+	require.NoError(t, err)
+	log := string(b)
+	for _, verb := range []string{"|ENTER|", "|RING|", "|CONNECT|", "|COMPLETECALLER|"} {
+		assert.Contains(t, log, verb)
+	}
+	assert.NotContains(t, log, "|1001|", "agents are pseudonyms without privacy.agent_statistics")
+	assert.Regexp(t, `\|service\|a-[a-z2-7]{16}\|CONNECT\|`, log)
+	assert.NotContains(t, log, "4930123456789")
 }

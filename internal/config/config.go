@@ -55,6 +55,9 @@ type Config struct {
 	Numbers []Number `yaml:"numbers"` // dialled numbers and the queue each one feeds
 	Queues  []Queue  `yaml:"queues"`  // call queues; at least one
 	Agents  []Agent  `yaml:"agents"`  // clerks: SIP accounts of their phones and their queues
+	// QueueLog is a file the queue events are appended to in the style of
+	// Asterisk's queue_log (docs/queue-log.md); empty = no file.
+	QueueLog string `yaml:"queue_log"`
 	// PauseReasons agents can pause for (phone feature codes and the API pick
 	// from this list); default DefaultPauseReasons. "no-answer" is reserved
 	// for the automatic pause.
@@ -91,6 +94,10 @@ type HTTP struct {
 // Privacy configures how caller numbers are pseudonymised.
 type Privacy struct {
 	PseudonymKey string `yaml:"pseudonym_key"` // HMAC key, at least 16 characters; empty = random per start, so pseudonyms change on restart
+	// AgentStatistics allows records that show per-agent performance (the
+	// queue log then names agents instead of pseudonyms). Default false: the
+	// staff council must agree first.
+	AgentStatistics bool `yaml:"agent_statistics"`
 }
 
 // Trunk is a carrier: INVITEs from its addresses are member calls and need no

@@ -171,6 +171,11 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string, line int) {
 		for i, item := range n.Content {
 			w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), item.Line)
 		}
+	case t.Kind() == reflect.Bool:
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+			w.fail(line, path, fmt.Sprintf("expected true or false, got %q", n.Value))
+		}
 	case t.Kind() == reflect.Int:
 		var i int
 		if n.Kind != yaml.ScalarNode || n.Decode(&i) != nil {

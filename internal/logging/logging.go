@@ -106,3 +106,15 @@ func (h *handler) WithGroup(name string) slog.Handler {
 	n.group = name
 	return &n
 }
+
+// Redis returns a logger for go-redis (redis.SetLogger) that writes to log
+// at warn level: go-redis logs connection trouble this way.
+func Redis(log zerolog.Logger) RedisLogger { return RedisLogger{log: log} }
+
+// RedisLogger adapts zerolog to go-redis's logging interface.
+type RedisLogger struct{ log zerolog.Logger }
+
+// Printf logs one go-redis message.
+func (l RedisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn().Msgf(format, v...)
+}

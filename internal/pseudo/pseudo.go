@@ -42,6 +42,14 @@ func (p *Pseudonymizer) Number(number string) string {
 	return "n-" + strings.ToLower(enc.EncodeToString(m.Sum(nil)[:10]))
 }
 
+// Agent returns the pseudonym of an agent ID, "a-" and 16 base32
+// characters, for records that must not show per-agent performance.
+func (p *Pseudonymizer) Agent(id string) string {
+	m := hmac.New(sha256.New, p.key)
+	m.Write([]byte("agent:" + id))
+	return "a-" + strings.ToLower(enc.EncodeToString(m.Sum(nil)[:10]))
+}
+
 func normalise(n string) string {
 	var b strings.Builder
 	for _, r := range n {
