@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,12 +24,27 @@ type QueueConfig struct {
 	Order         map[AgentID]int // agent order for the linear strategy
 	MaxMisses     int             // unanswered offers in a row that pause an agent; 0 = never
 	RejectBackoff time.Duration   // an agent who declines an offer gets none for this long
+
+	MaxWait        time.Duration // a call waiting this long overflows or leaves; 0 = no limit
+	Overflow       string        // queue a call moves to after MaxWait, keeping its age; "" = the call leaves
+	MaxLength      int           // calls that may wait at once; 0 = no limit
+	JoinEmpty      bool          // calls may join while no agent of the queue is logged in
+	LeaveWhenEmpty bool          // waiting calls leave when the last agent of the queue logs out
 }
 
-// Offer tells a waiting call which agent to ring, and for how long.
+// Reasons a waiting call is told to leave its queue (Offer.Leave).
+const (
+	LeaveTimeout = "timeout" // waited MaxWait and the queue has no overflow
+	LeaveEmpty   = "empty"   // no agent of the queue is logged in any more
+)
+
+// Offer tells a waiting call which agent to ring, and for how long; or,
+// with Leave set, that the call has left its queue and must end.
 type Offer struct {
 	Agent       AgentID
+	Queue       string // the call's queue now (it may have overflowed)
 	RingTimeout time.Duration
+	Leave       string // LeaveTimeout or LeaveEmpty; the call is already out of the store
 }
 
 // ACD routes this node's waiting calls to agents. Its dispatcher goroutine
@@ -162,6 +178,7 @@ func (a *ACD) dispatch(ctx context.Context) error {
 	a.mu.Unlock()
 
 	routing := Routing{Queues: a.queues, Now: a.clock.Now(), LastOffered: a.lastOffered, Intn: rand.IntN}
+	local = a.enforceLimits(ctx, all, local)
 	for _, as := range Route(agents, local, routing) {
 		now := a.clock.Now()
 		var queue string
@@ -193,7 +210,128 @@ func (a *ACD) dispatch(ctx context.Context) error {
 		// has the offer. The channel is buffered (one offer at a time per call).
 		a.emitAgent(&reserved, now)
 		a.events.Emit(Event{Time: now, Type: "call.offered", Queue: queue, Agent: as.Agent, Call: as.Call})
-		ch <- Offer{Agent: as.Agent, RingTimeout: a.queues[queue].RingTimeout}
+		ch <- Offer{Agent: as.Agent, Queue: queue, RingTimeout: a.queues[queue].RingTimeout}
+	}
+	return nil
+}
+
+// loggedIn reports whether an agent counts as logged in to queue q for the
+// join-empty and leave-when-empty policies: paused agents do, unreachable
+// ones do not.
+func loggedIn(ag *Agent, q string) bool {
+	return ag.Serves(q) && ag.State != LoggedOut && ag.State != Unreachable
+}
+
+// enforceLimits applies max_wait (overflow or leave) and leave-when-empty to
+// this node's waiting calls and returns those still waiting in place. Calls
+// being offered are left alone until the offer ends.
+func (a *ACD) enforceLimits(ctx context.Context, agents []Agent, calls []Call) []Call {
+	staffed := map[string]bool{}
+	for i := range agents {
+		for _, q := range agents[i].Queues {
+			if loggedIn(&agents[i], q) {
+				staffed[q] = true
+			}
+		}
+	}
+	now := a.clock.Now()
+	kept := calls[:0]
+	for _, c := range calls {
+		q := a.queues[c.Queue]
+		switch {
+		case c.Agent != "":
+		case q.MaxWait > 0 && now.Sub(c.Enqueued) >= q.MaxWait && q.Overflow != "":
+			if a.overflow(ctx, c, q.Overflow, now) {
+				continue
+			}
+		case q.MaxWait > 0 && now.Sub(c.Enqueued) >= q.MaxWait:
+			if a.leave(ctx, c, LeaveTimeout, now) {
+				continue
+			}
+		case q.LeaveWhenEmpty && !staffed[c.Queue]:
+			if a.leave(ctx, c, LeaveEmpty, now) {
+				continue
+			}
+		}
+		kept = append(kept, c)
+	}
+	return kept
+}
+
+// overflow moves a waiting call to queue to, keeping its age.
+func (a *ACD) overflow(ctx context.Context, c Call, to string, now time.Time) bool {
+	err := a.store.UpdateCallAgent(ctx, c.ID, "", func(cc *Call, _ *Agent) error {
+		if cc.Agent != "" || cc.Queue != c.Queue {
+			return ErrConflict
+		}
+		cc.Queue, cc.Tried = to, nil
+		return nil
+	})
+	if err != nil {
+		return false
+	}
+	a.events.Emit(Event{Time: now, Type: "call.overflowed", Queue: c.Queue, Call: c.ID, Target: to})
+	return true
+}
+
+// leave takes a waiting call out of its queue and tells it why.
+func (a *ACD) leave(ctx context.Context, c Call, why string, now time.Time) bool {
+	err := a.store.RemoveCall(ctx, c.ID, func(cc *Call, _ *Agent) error {
+		if cc.Agent != "" {
+			return ErrConflict
+		}
+		return nil
+	})
+	if err != nil {
+		return false
+	}
+	a.mu.Lock()
+	ch := a.waiters[c.ID]
+	delete(a.waiters, c.ID)
+	a.mu.Unlock()
+	typ := "call.timeout"
+	if why == LeaveEmpty {
+		typ = "call.exitempty"
+	}
+	a.events.Emit(Event{Time: now, Type: typ, Queue: c.Queue, Call: c.ID})
+	if ch != nil {
+		ch <- Offer{Queue: c.Queue, Leave: why}
+	}
+	return true
+}
+
+// Admit says whether a new call may join queue now: ErrQueueFull past
+// MaxLength, ErrQueueEmpty if no agent of the queue is logged in and the
+// queue does not let calls join empty. Enqueue does not check again: the
+// SIP edge asks before it answers.
+func (a *ACD) Admit(ctx context.Context, queue string) error {
+	q, ok := a.queues[queue]
+	if !ok {
+		return fmt.Errorf("queue %q: %w", queue, ErrUnknownQueue)
+	}
+	if q.MaxLength > 0 {
+		calls, err := a.store.Calls(ctx)
+		if err != nil {
+			return fmt.Errorf("admit to %s: %w", queue, err)
+		}
+		n := 0
+		for _, c := range calls {
+			if c.Queue == queue {
+				n++
+			}
+		}
+		if n >= q.MaxLength {
+			return fmt.Errorf("queue %s has %d calls: %w", queue, n, ErrQueueFull)
+		}
+	}
+	if !q.JoinEmpty {
+		agents, err := a.store.Agents(ctx)
+		if err != nil {
+			return fmt.Errorf("admit to %s: %w", queue, err)
+		}
+		if !slices.ContainsFunc(agents, func(ag Agent) bool { return loggedIn(&ag, queue) }) {
+			return fmt.Errorf("queue %s: %w", queue, ErrQueueEmpty)
+		}
 	}
 	return nil
 }

@@ -151,7 +151,7 @@ func (h *harness) expectOffer(ch <-chan acd.Offer, call acd.CallID, q acd.QueueC
 	h.t.Helper()
 	select {
 	case got := <-ch:
-		require.Equal(h.t, acd.Offer{Agent: agent, RingTimeout: q.RingTimeout}, got, "offer for %s", call)
+		require.Equal(h.t, acd.Offer{Agent: agent, Queue: q.Name, RingTimeout: q.RingTimeout}, got, "offer for %s", call)
 	case <-time.After(waitFor):
 		h.t.Fatalf("no offer for %s within %s (want %s)", call, waitFor, agent)
 	}

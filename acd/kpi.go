@@ -98,6 +98,9 @@ type QueueKPI struct {
 	ShortAbandoned int           `json:"short_abandoned"` // of Abandoned, those that waited at most ShortAbandon
 	AnsweredInSL   int           `json:"answered_in_sl"`  // of Answered, those that waited at most Target
 	ASA            time.Duration `json:"asa"`             // average wait of Answered; 0 if none
+	Overflowed     int           `json:"overflowed"`      // calls that moved on to their overflow queue (counted as offered there)
+	TimedOut       int           `json:"timed_out"`       // calls that left after max_wait without an overflow queue
+	ExitedEmpty    int           `json:"exited_empty"`    // calls that left when the queue's last agent logged out
 
 	// ServiceLevel is AnsweredInSL / SLCalls, a fraction in [0,1]; 0 when
 	// SLCalls is 0 (show "no calls", not 0 %).
@@ -143,6 +146,7 @@ type KPITracker struct {
 
 type queueCount struct {
 	offered, answered, abandoned, short, inSL int
+	overflowed, timedOut, exitedEmpty         int
 	waitSum                                   time.Duration // of answered calls
 }
 
@@ -215,6 +219,34 @@ func (k *KPITracker) Observe(ev Event) {
 		if wait <= k.cfg.ShortAbandon {
 			q.short++
 		}
+	case "call.overflowed":
+		// The call keeps its place in time: its wait in the new queue counts
+		// from when it first entered.
+		w, ok := k.waiting[ev.Call]
+		if !ok {
+			return
+		}
+		from, to := k.queueLocked(w.queue), k.queueLocked(ev.Target)
+		w.queue = ev.Target
+		k.waiting[ev.Call] = w
+		if counted {
+			from.overflowed++
+			to.offered++
+		}
+	case "call.timeout", "call.exitempty":
+		w, ok := k.waiting[ev.Call]
+		if !ok {
+			return
+		}
+		delete(k.waiting, ev.Call)
+		if counted {
+			q := k.queueLocked(w.queue)
+			if ev.Type == "call.timeout" {
+				q.timedOut++
+			} else {
+				q.exitedEmpty++
+			}
+		}
 	case "agent.state":
 		if prev, ok := k.agents[ev.Agent]; ok && ev.Time.Before(prev.at) {
 			return // an older change arriving late
@@ -284,6 +316,7 @@ func (k *KPITracker) Snapshot(now time.Time) map[string]QueueKPI {
 		kpi := QueueKPI{
 			Since: k.since, Offered: c.offered, Answered: c.answered, Abandoned: c.abandoned,
 			ShortAbandoned: c.short, AnsweredInSL: c.inSL, AgentsByState: map[string]int{},
+			Overflowed: c.overflowed, TimedOut: c.timedOut, ExitedEmpty: c.exitedEmpty,
 		}
 		if c.answered > 0 {
 			kpi.ASA = c.waitSum / time.Duration(c.answered)
@@ -292,9 +325,9 @@ func (k *KPITracker) Snapshot(now time.Time) map[string]QueueKPI {
 		case SLAnswered:
 			kpi.SLCalls = c.answered
 		case SLOffered:
-			kpi.SLCalls = c.answered + c.abandoned
+			kpi.SLCalls = c.answered + c.abandoned + c.timedOut + c.exitedEmpty
 		case SLExcludingShort:
-			kpi.SLCalls = c.answered + c.abandoned - c.short
+			kpi.SLCalls = c.answered + c.abandoned - c.short + c.timedOut + c.exitedEmpty
 		}
 		if kpi.SLCalls > 0 {
 			kpi.ServiceLevel = float64(c.inSL) / float64(kpi.SLCalls)

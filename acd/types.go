@@ -76,6 +76,8 @@ var (
 	ErrConflict     = errors.New("state changed concurrently") // a reservation lost a race
 	ErrUnknownQueue = errors.New("unknown queue")              // callers map to 404
 	ErrClosed       = errors.New("acd is shut down")           // callers map to 503
+	ErrQueueFull    = errors.New("queue full")                 // max_length reached: callers map to 486
+	ErrQueueEmpty   = errors.New("no agent logged in")         // join_empty off: callers map to 480
 )
 
 // Agent is an agent's routing record.

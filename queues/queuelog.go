@@ -31,19 +31,22 @@ const SubjectQueueLog = "callwerk.queuelog"
 
 // Verbs of the queue log.
 const (
-	VerbEnter          = "ENTER"          // call.enqueued
-	VerbRing           = "RING"           // call.offered: an agent's phone rings
-	VerbRingNoAnswer   = "RINGNOANSWER"   // call.noanswer: rang out
-	VerbRingRejected   = "RINGREJECTED"   // call.rejected: the agent declined
-	VerbConnect        = "CONNECT"        // call.connected
-	VerbComplete       = "COMPLETE"       // call.completed, neither side hung up (e.g. shutdown)
-	VerbCompleteCaller = "COMPLETECALLER" // call.completed, the member hung up
-	VerbCompleteAgent  = "COMPLETEAGENT"  // call.completed, the agent hung up
-	VerbAbandon        = "ABANDON"        // call.abandoned
-	VerbLogin          = "LOGIN"          // agent.state: logged-out -> any other
-	VerbLogout         = "LOGOUT"         // agent.state: any other -> logged-out
-	VerbPause          = "PAUSE"          // agent.state: paused, or a new pause reason
-	VerbUnpause        = "UNPAUSE"        // agent.state: paused -> back to work
+	VerbEnter          = "ENTER"           // call.enqueued
+	VerbRing           = "RING"            // call.offered: an agent's phone rings
+	VerbRingNoAnswer   = "RINGNOANSWER"    // call.noanswer: rang out
+	VerbRingRejected   = "RINGREJECTED"    // call.rejected: the agent declined
+	VerbConnect        = "CONNECT"         // call.connected
+	VerbComplete       = "COMPLETE"        // call.completed, neither side hung up (e.g. shutdown)
+	VerbOverflow       = "OVERFLOW"        // call.overflowed: data1 target queue, data2 wait so far
+	VerbExitTimeout    = "EXITWITHTIMEOUT" // call.timeout: max_wait reached without overflow
+	VerbExitEmpty      = "EXITEMPTY"       // call.exitempty: the queue's last agent logged out
+	VerbCompleteCaller = "COMPLETECALLER"  // call.completed, the member hung up
+	VerbCompleteAgent  = "COMPLETEAGENT"   // call.completed, the agent hung up
+	VerbAbandon        = "ABANDON"         // call.abandoned
+	VerbLogin          = "LOGIN"           // agent.state: logged-out -> any other
+	VerbLogout         = "LOGOUT"          // agent.state: any other -> logged-out
+	VerbPause          = "PAUSE"           // agent.state: paused, or a new pause reason
+	VerbUnpause        = "UNPAUSE"         // agent.state: paused -> back to work
 )
 
 // Queue log defaults and limits.
@@ -532,7 +535,8 @@ func (l *QueueLog) lines(out []QueueLogEntry, ev acd.Event) []QueueLogEntry {
 	switch ev.Type {
 	case "agent.state":
 		return l.agentLines(out, e, ev)
-	case "call.enqueued", "call.offered", "call.noanswer", "call.rejected", "call.connected", "call.completed", "call.abandoned":
+	case "call.enqueued", "call.offered", "call.noanswer", "call.rejected", "call.connected", "call.completed", "call.abandoned",
+		"call.overflowed", "call.timeout", "call.exitempty":
 	default:
 		return out
 	}
@@ -574,6 +578,16 @@ func (l *QueueLog) lines(out []QueueLogEntry, ev acd.Event) []QueueLogEntry {
 		delete(l.calls, ev.Call)
 	case "call.abandoned":
 		e.Verb = VerbAbandon
+		e.Data[0] = span(c.enqueued, ev.Time)
+		delete(l.calls, ev.Call)
+	case "call.overflowed":
+		e.Verb = VerbOverflow
+		e.Data[0], e.Data[1] = ev.Target, span(c.enqueued, ev.Time)
+	case "call.timeout", "call.exitempty":
+		e.Verb = VerbExitTimeout
+		if ev.Type == "call.exitempty" {
+			e.Verb = VerbExitEmpty
+		}
 		e.Data[0] = span(c.enqueued, ev.Time)
 		delete(l.calls, ev.Call)
 	}

@@ -303,6 +303,7 @@ func TestQueueLogHasNoNumbers(t *testing.T) {
 		"State":    "string",      // agent state name
 		"Reason":   "string",      // pause reason: configured reasons or AutoPauseReason
 		"HangupBy": "string",      // "caller" or "agent": picks the COMPLETE verb, not written itself
+		"Target":   "string",      // overflow target: a configured queue name
 	}
 	typ := reflect.TypeFor[acd.Event]()
 	got := map[string]string{}

@@ -112,6 +112,24 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		Str("caller", s.pseudo.Number(req.From().Address.User)).
 		Logger()
 
+	actx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+	err = s.router.Admit(actx, num.Queue)
+	cancel()
+	switch {
+	case errors.Is(err, acd.ErrQueueFull):
+		c.log.Info().Msg("queue full: call refused")
+		respond(sip.StatusBusyHere, "Busy Here: queue full")
+		return
+	case errors.Is(err, acd.ErrQueueEmpty):
+		c.log.Info().Msg("no agent logged in: call refused")
+		respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable: no agent logged in")
+		return
+	case err != nil:
+		c.log.Error().Err(err).Msg("admission failed")
+		respond(sip.StatusServiceUnavailable, "Service Unavailable")
+		return
+	}
+
 	c.member, err = s.dialog.ReadInvite(req, tx)
 	if err != nil {
 		c.log.Warn().Err(err).Msg("invite refused")
@@ -220,6 +238,14 @@ func (c *call) run(ctx context.Context) error {
 			c.abandon()
 			return errMemberHangup
 		case off := <-offers:
+			if off.Queue != "" && off.Queue != c.queue {
+				c.log.Info().Str("to", off.Queue).Msg("call overflowed")
+				c.queue = off.Queue
+			}
+			if off.Leave != "" {
+				c.release(sip.StatusTemporarilyUnavailable)
+				return fmt.Errorf("left the queue: %s", off.Leave)
+			}
 			connected, err := c.ring(ctx, off)
 			if err != nil {
 				c.log.Warn().Err(err).Str("agent", string(off.Agent)).Msg("agent not reached")
@@ -245,8 +271,8 @@ func (c *call) answerMember(answer []byte) error {
 	return nil
 }
 
-// release ends the member leg after a failure: BYE if answered, otherwise a
-// final error response to the INVITE.
+// release ends the member leg: BYE if answered, otherwise a final error
+// response to the INVITE (503 or 480).
 func (c *call) release(code int) {
 	if c.answered {
 		ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
@@ -254,7 +280,11 @@ func (c *call) release(code int) {
 		_ = c.member.Bye(ctx)
 		return
 	}
-	_ = c.member.Respond(code, "Service Unavailable", nil)
+	reason := "Service Unavailable"
+	if code == sip.StatusTemporarilyUnavailable {
+		reason = "Temporarily Unavailable"
+	}
+	_ = c.member.Respond(code, reason, nil)
 }
 
 func (c *call) abandon() {

@@ -23,6 +23,7 @@ import (
 
 // Router is what the SIP edge needs of the ACD.
 type Router interface {
+	Admit(ctx context.Context, queue string) error
 	Enqueue(ctx context.Context, c acd.Call) (<-chan acd.Offer, error)
 	OfferFailed(ctx context.Context, call acd.CallID, agent acd.AgentID, o acd.Outcome) error
 	Connect(ctx context.Context, call acd.CallID, agent acd.AgentID) error

@@ -154,6 +154,8 @@ func queueConfigs(cfg *config.Config) []acd.QueueConfig {
 			Name: q.Name, RingTimeout: q.RingTimeout.D(), Wrapup: q.Wrapup.D(),
 			Strategy: acd.Strategy(q.Strategy), Weight: q.Weight, Skills: q.Skills,
 			MaxMisses: q.MaxMisses, RejectBackoff: q.RejectBackoff.D(),
+			MaxWait: q.MaxWait.D(), Overflow: q.Overflow, MaxLength: q.MaxLength,
+			JoinEmpty: q.JoinEmpty, LeaveWhenEmpty: q.LeaveWhenEmpty,
 			Order: make(map[acd.AgentID]int),
 		}
 		for _, w := range q.Widen {

@@ -566,3 +566,52 @@ func TestRedisStoreQueueLogAndKPIs(t *testing.T) {
 	assert.Regexp(t, `\|service\|a-[a-z2-7]{16}\|CONNECT\|`, log)
 	assert.NotContains(t, log, "4930123456789")
 }
+
+// Queue limits through SIP: nobody logged in -> 480; full -> 486; max_wait
+// without overflow ends the call.
+func TestQueueLimits(t *testing.T) {
+	n := startNode(t, func(c *config.Config) {
+		c.Queues[0].MaxLength = 1
+		c.Queues[0].MaxWait = config.Duration(2 * time.Second)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := newMember(t).Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "100", From: "+4930111"})
+	assert.ErrorContains(t, err, "480", "no agent of service is logged in")
+
+	sleepy := registerAgent(t, n, "1001", loadtest.AgentOptions{NeverAnswer: true})
+	start := time.Now()
+	waiting := call(t, n, newMember(t), "100")
+	require.Eventually(t, func() bool { return sleepy.Rings.Load() == 1 }, 3*time.Second, 10*time.Millisecond)
+	_, err = newMember(t).Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "100", From: "+4930222"})
+	assert.ErrorContains(t, err, "486", "service holds at most one call")
+
+	// max_wait applies to calls not being offered: after the 5 s ring the
+	// call is over its 2 s and is ended.
+	waitClosed(t, waiting.Done(), 10*time.Second, "the call should be ended after max_wait")
+	assert.GreaterOrEqual(t, time.Since(start), 5*time.Second)
+	assert.Equal(t, 1, n.KPIs().Snapshot(time.Now())["service"].TimedOut)
+}
+
+// A call that waits max_wait in a queue moves to its overflow queue and is
+// answered there.
+func TestQueueOverflow(t *testing.T) {
+	n := startNode(t, func(c *config.Config) {
+		c.Queues = append(c.Queues, config.Queue{Name: "second", RingTimeout: config.Duration(5 * time.Second),
+			MaxWait: config.Duration(2 * time.Second), Overflow: "service", LeaveWhenEmpty: true})
+		c.Numbers = append(c.Numbers, config.Number{Number: "400", Queue: "second", Answer: "immediate"})
+		c.Agents[1].Queues = []string{"second"} // 1002 serves only second
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	registerAgent(t, n, "1002", loadtest.AgentOptions{})
+	require.NoError(t, n.ACD().SetPause(ctx, "1002", "break")) // logged in to second, takes nothing
+	awake := registerAgent(t, n, "1003", loadtest.AgentOptions{})
+	start := time.Now()
+	call(t, n, newMember(t), "400")
+	waitAnswered(t, awake, 6*time.Second)
+	assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "answered after the overflow")
+	k := n.KPIs().Snapshot(time.Now())
+	assert.Equal(t, 1, k["second"].Overflowed)
+	assert.Equal(t, 1, k["service"].Offered, "counted as offered in the overflow queue")
+}

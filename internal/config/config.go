@@ -138,6 +138,19 @@ type Queue struct {
 	// offered nothing for this long; 0s..5m, default DefaultRejectBackoff.
 	// Declining is not a miss.
 	RejectBackoff Duration `yaml:"reject_backoff"`
+	// MaxWait: a call that has waited this long moves to Overflow (keeping
+	// its age) or, without one, leaves the queue; 0 = no limit.
+	MaxWait  Duration `yaml:"max_wait"`
+	Overflow string   `yaml:"overflow,omitempty"` // another queue's name; needs max_wait
+	// MaxLength refuses new calls (486 Busy Here) while this many wait; 0 =
+	// no limit.
+	MaxLength int `yaml:"max_length,omitempty"`
+	// JoinEmpty lets calls join while no agent of the queue is logged in
+	// (paused agents count as logged in); default false: such calls get 480.
+	JoinEmpty bool `yaml:"join_empty,omitempty"`
+	// LeaveWhenEmpty ends waiting calls when the last agent of the queue
+	// logs out; default true.
+	LeaveWhenEmpty bool `yaml:"leave_when_empty"`
 	// Widen lowers the skill requirement for calls that have waited longer:
 	// steps in increasing `after` order, each listing the requirement from
 	// then on (a skill not listed is no longer required).
@@ -173,6 +186,8 @@ const (
 	DefaultMaxMisses     = 3                // missed offers in a row before an automatic pause
 	DefaultRejectBackoff = 10 * time.Second // no offers after declining one
 	MaxRejectBackoff     = 5 * time.Minute
+	MaxMaxWait           = 24 * time.Hour
+	MaxQueueLength       = 100000
 )
 
 // DefaultPauseReasons are offered when pause_reasons is not set.

@@ -63,6 +63,9 @@ func (c *Config) ApplyDefaults() {
 		if q.RejectBackoff == 0 {
 			q.RejectBackoff = Duration(DefaultRejectBackoff)
 		}
+		if !q.LeaveWhenEmpty {
+			q.LeaveWhenEmpty = true // restoreZeros keeps an explicit false
+		}
 	}
 }
 

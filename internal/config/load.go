@@ -175,7 +175,9 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string, line int) {
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
 			w.fail(line, path, fmt.Sprintf("expected true or false, got %q", n.Value))
+			return
 		}
+		w.zero[path] = !b
 	case t.Kind() == reflect.Int:
 		var i int
 		if n.Kind != yaml.ScalarNode || n.Decode(&i) != nil {
@@ -305,6 +307,9 @@ func (w *walker) restoreZeros(c *Config) {
 		}
 		if w.zero[fmt.Sprintf("queues[%d].reject_backoff", i)] {
 			c.Queues[i].RejectBackoff = 0
+		}
+		if w.zero[fmt.Sprintf("queues[%d].leave_when_empty", i)] {
+			c.Queues[i].LeaveWhenEmpty = false
 		}
 	}
 }

@@ -310,6 +310,18 @@ func (v *validator) queues(qs []Queue) map[string]bool {
 		if d := q.RejectBackoff.D(); d < 0 || d > MaxRejectBackoff {
 			v.add(path+".reject_backoff", "must be between 0s and %s (got %s)", fmtLimit(MaxRejectBackoff), fmtDur(d))
 		}
+		if d := q.MaxWait.D(); d < 0 || d > MaxMaxWait {
+			v.add(path+".max_wait", "must be between 0s and %s (got %s)", fmtLimit(MaxMaxWait), fmtDur(d))
+		}
+		if q.Overflow != "" && q.MaxWait == 0 {
+			v.add(path+".overflow", "needs max_wait: a call overflows after waiting that long")
+		}
+		if q.Overflow == q.Name && q.Name != "" {
+			v.add(path+".overflow", "must name another queue")
+		}
+		if q.MaxLength < 0 || q.MaxLength > MaxQueueLength {
+			v.add(path+".max_length", "must be between 0 and %d (got %d)", MaxQueueLength, q.MaxLength)
+		}
 		if q.Weight < 0 || q.Weight > MaxWeight {
 			v.add(path+".weight", "must be between 0 and %d (got %d)", MaxWeight, q.Weight)
 		}
@@ -329,7 +341,32 @@ func (v *validator) queues(qs []Queue) map[string]bool {
 			prev, prevAfter = w.Skills, w.After.D()
 		}
 	}
+	for i, q := range qs {
+		if q.Overflow != "" && q.Overflow != q.Name {
+			v.queueRef(fmt.Sprintf("queues[%d].overflow", i), q.Overflow, set)
+		}
+	}
+	v.overflowCycles(qs)
 	return set
+}
+
+// overflowCycles refuses overflow chains that come back to a queue: a call
+// keeps its age when it overflows, so it would move round for ever.
+func (v *validator) overflowCycles(qs []Queue) {
+	next := map[string]string{}
+	for _, q := range qs {
+		next[q.Name] = q.Overflow
+	}
+	for i, q := range qs {
+		seen := map[string]bool{q.Name: true}
+		for n := next[q.Name]; n != ""; n = next[n] {
+			if seen[n] {
+				v.add(fmt.Sprintf("queues[%d].overflow", i), "overflow chain from %q comes back to %q", q.Name, n)
+				break
+			}
+			seen[n] = true
+		}
+	}
 }
 
 // skills checks a skill map: names like queue names, levels 1..MaxSkill.

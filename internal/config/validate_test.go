@@ -272,3 +272,43 @@ func TestExplicitZeroMaxMissesKept(t *testing.T) {
 	assert.Equal(t, DefaultMaxMisses, c.Queues[1].MaxMisses)
 	assert.Equal(t, DefaultPauseReasons, c.PauseReasons)
 }
+
+func TestValidateQueueLimits(t *testing.T) {
+	withQueues := func(qs ...Queue) *Config {
+		c := Demo()
+		c.Queues = append(c.Queues, qs...)
+		return c
+	}
+	cases := []struct {
+		name    string
+		c       *Config
+		path    string
+		problem string
+	}{
+		{"overflow without max_wait", withQueues(Queue{Name: "a", Overflow: "service"}), "queues[1].overflow", "needs max_wait"},
+		{"overflow to itself", withQueues(Queue{Name: "a", MaxWait: Duration(time.Minute), Overflow: "a"}), "queues[1].overflow", "another queue"},
+		{"overflow to an unknown queue", withQueues(Queue{Name: "a", MaxWait: Duration(time.Minute), Overflow: "nowhere"}), "queues[1].overflow", "nowhere"},
+		{"overflow cycle", withQueues(
+			Queue{Name: "a", MaxWait: Duration(time.Minute), Overflow: "b"},
+			Queue{Name: "b", MaxWait: Duration(time.Minute), Overflow: "a"}), "queues[1].overflow", "comes back"},
+		{"max_wait too long", withQueues(Queue{Name: "a", MaxWait: Duration(48 * time.Hour)}), "queues[1].max_wait", "between 0s and"},
+		{"negative max_length", withQueues(Queue{Name: "a", MaxLength: -1}), "queues[1].max_length", "between 0 and"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.c.Validate()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.path+": ")
+			assert.Contains(t, err.Error(), tc.problem)
+		})
+	}
+	ok := withQueues(Queue{Name: "a", RingTimeout: Duration(DefaultRingTimeout), MaxWait: Duration(time.Minute), Overflow: "service", MaxLength: 20})
+	assert.NoError(t, ok.Validate())
+}
+
+func TestLeaveWhenEmptyDefaultAndExplicitFalse(t *testing.T) {
+	c, err := Parse([]byte("queues:\n  - name: q\n  - name: r\n    leave_when_empty: false\nagents:\n  - {id: \"1\", password: \"12345678\", queues: [q]}\n"))
+	require.NoError(t, err)
+	assert.True(t, c.Queues[0].LeaveWhenEmpty, "default")
+	assert.False(t, c.Queues[1].LeaveWhenEmpty, "explicit false is kept")
+}
