@@ -40,7 +40,7 @@ type call struct {
 	answered  bool // the member's INVITE got its 200
 
 	agent    acd.AgentID
-	agentLeg *media.Leg
+	agentLeg atomic.Pointer[media.Leg] // set once the agent answered; read by onReInvite
 	agentDlg atomic.Pointer[sipgo.DialogClientSession]
 
 	rings sync.WaitGroup // ring attempts still finishing (CANCEL, late 200)
@@ -156,8 +156,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		Str("agent", string(c.agent)).
 		Dur("duration", time.Since(c.started)).
 		Object("member_rtp", legStats(c.memberLeg.Stats()))
-	if c.agentLeg != nil {
-		ev = ev.Object("agent_rtp", legStats(c.agentLeg.Stats()))
+	if leg := c.agentLeg.Load(); leg != nil {
+		ev = ev.Object("agent_rtp", legStats(leg.Stats()))
 	}
 	ev.Msg("call ended")
 }
@@ -349,6 +349,9 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		return false, fmt.Errorf("invite: %w", err)
 	}
 	c.s.track(req.CallID().Value(), c)
+	// Publish the dialog at once: the agent may hang up right after our ACK,
+	// and onBye must find the dialog to end it.
+	c.agentDlg.Store(dlg)
 	// The ring goroutine and this one race when the agent answers just as
 	// the ring time ends; claim decides once: 1 = answered, 2 = given up.
 	// Whoever loses hangs up the late answer.
@@ -387,6 +390,7 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		}
 	}
 	if err != nil {
+		c.agentDlg.Store(nil)
 		leg.Close()
 		c.s.untrack(req.CallID().Value())
 		c.endOffer(off.Agent, err)
@@ -404,13 +408,14 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		bctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 		_ = dlg.Bye(bctx)
 		cancel()
+		c.agentDlg.Store(nil)
 		leg.Close()
 		c.s.untrack(req.CallID().Value())
 		c.endOffer(off.Agent, nil)
 		return false, fmt.Errorf("agent answer: %w", err)
 	}
-	c.agent, c.agentLeg = off.Agent, leg
-	c.agentDlg.Store(dlg)
+	c.agent = off.Agent
+	c.agentLeg.Store(leg)
 	return true, nil
 }
 
@@ -444,7 +449,8 @@ func (c *call) offerFailed(agent acd.AgentID, o acd.Outcome) {
 func (c *call) talk(ctx context.Context) error {
 	dlg := c.agentDlg.Load()
 	defer c.s.untrack(dlg.InviteRequest.CallID().Value())
-	defer c.agentLeg.Close()
+	agentLeg := c.agentLeg.Load()
+	defer agentLeg.Close()
 	bg, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 	err := c.s.router.Connect(bg, c.id, c.agent)
 	cancel()
@@ -458,7 +464,7 @@ func (c *call) talk(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := media.Bridge(c.memberLeg, c.agentLeg); err != nil {
+	if err := media.Bridge(c.memberLeg, agentLeg); err != nil {
 		c.log.Error().Err(err).Msg("bridge")
 	}
 	c.log.Info().Str("agent", string(c.agent)).Msg("call connected")
@@ -551,7 +557,7 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	leg := c.memberLeg
 	if dlg := c.agentDlg.Load(); dlg != nil && req.CallID().Value() == dlg.InviteRequest.CallID().Value() {
-		leg = c.agentLeg
+		leg = c.agentLeg.Load()
 	}
 	offer, err := media.ParseSDP(req.Body())
 	if err != nil || leg == nil {
