@@ -118,4 +118,5 @@ func printDemo(w io.Writer, cfg *config.Config) {
 		fmt.Fprintf(w, "    user %-6s password %s\n", a.ID, a.Password)
 	}
 	fmt.Fprintln(w, "  Health: http://127.0.0.1:8080/healthz")
+	fmt.Fprintf(w, "  API:    http://127.0.0.1:8080/api/v1/agents with header \"Authorization: Bearer %s\"\n", cfg.HTTP.APIToken)
 }

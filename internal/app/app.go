@@ -23,6 +23,7 @@ import (
 	"github.com/callwerk/callwerk/media"
 	"github.com/callwerk/callwerk/queues"
 	"github.com/callwerk/callwerk/sip"
+	"github.com/callwerk/callwerk/web"
 )
 
 // HoldMusic is the generated music on hold used when media.hold_music is empty.
@@ -140,6 +141,9 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
+	if cfg.HTTP.APIToken != "" {
+		web.NewAPI(a.acd, a.kpis, cfg.HTTP.APIToken, cfg.PauseReasons, log.With().Str("component", "api").Logger()).Register(mux)
+	}
 	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ok = true
 	return a, nil

@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -614,4 +616,57 @@ func TestQueueOverflow(t *testing.T) {
 	k := n.KPIs().Snapshot(time.Now())
 	assert.Equal(t, 1, k["second"].Overflowed)
 	assert.Equal(t, 1, k["service"].Offered, "counted as offered in the overflow queue")
+}
+
+// The HTTP API reads and changes agents' states behind the bearer token,
+// and shows no per-agent performance figures.
+func TestAPI(t *testing.T) {
+	const token = "test-api-token-0123456789abcdef"
+	n := startNode(t, func(c *config.Config) { c.HTTP.APIToken = token })
+	registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	base := "http://" + n.HTTPAddr() + "/api/v1"
+	do := func(method, path, tok, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	code, _ := do("GET", "/agents", "", "")
+	assert.Equal(t, 401, code)
+	code, _ = do("GET", "/agents", "wrong-token-wrong-token-wrong", "")
+	assert.Equal(t, 401, code)
+
+	code, body := do("GET", "/agents", token, "")
+	require.Equal(t, 200, code, body)
+	assert.Contains(t, body, `"id":"1001","state":"available"`)
+	assert.NotContains(t, body, "Answered")
+	assert.NotContains(t, body, "talk")
+
+	code, body = do("POST", "/agents/1001/pause", token, `{"reason":"lunch"}`)
+	require.Equal(t, 200, code, body)
+	assert.Contains(t, body, `"state":"paused","pause":"lunch"`)
+	assert.Equal(t, acd.Paused, n.agentState(t, "1001"))
+
+	code, body = do("POST", "/agents/1001/pause", token, `{"reason":"siesta"}`)
+	assert.Equal(t, 400, code)
+	assert.Contains(t, body, "pause_reasons")
+	code, _ = do("POST", "/agents/1001/end-wrapup", token, "")
+	assert.Equal(t, 409, code, "not in wrap-up")
+	code, _ = do("POST", "/agents/9999/unpause", token, "")
+	assert.Equal(t, 404, code)
+	code, _ = do("POST", "/agents/1001/unpause", token, "")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, acd.Available, n.agentState(t, "1001"))
+
+	code, body = do("GET", "/queues", token, "")
+	require.Equal(t, 200, code)
+	assert.Contains(t, body, `"service"`)
+	assert.NotContains(t, n.logs.String(), token, "the token is never logged")
 }

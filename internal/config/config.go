@@ -89,7 +89,13 @@ type Media struct {
 // HTTP configures the HTTP server.
 type HTTP struct {
 	Listen string `yaml:"listen"` // HOST:PORT, HOST an IP literal or empty for all interfaces; default DefaultHTTPListen
+	// APIToken is the bearer token of /api/v1 (at least MinAPITokenLen
+	// characters); empty = no API. Never logged or printed by config check.
+	APIToken string `yaml:"api_token"`
 }
+
+// MinAPITokenLen is the shortest API token accepted.
+const MinAPITokenLen = 24
 
 // Privacy configures how caller numbers are pseudonymised.
 type Privacy struct {

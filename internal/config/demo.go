@@ -18,7 +18,7 @@ func Demo() *Config {
 			Ports:      DefaultMediaPorts,
 			Quarantine: Duration(DefaultQuarantine),
 		},
-		HTTP:    HTTP{Listen: DefaultHTTPListen},
+		HTTP:    HTTP{Listen: DefaultHTTPListen, APIToken: randomPassword(32)},
 		Store:   StoreMemory,
 		Bus:     BusEmbedded,
 		Trunks:  []Trunk{{Name: "local", Addresses: []string{"127.0.0.0/8"}}},

@@ -195,6 +195,9 @@ func (v *validator) http(h HTTP) {
 	if _, err := parseHostPort(h.Listen, true); err != nil {
 		v.add("http.listen", "%v", err)
 	}
+	if n := len(h.APIToken); n > 0 && n < MinAPITokenLen {
+		v.add("http.api_token", "must be at least %d characters (got %d)", MinAPITokenLen, n)
+	}
 }
 
 func (v *validator) store(s string) {
