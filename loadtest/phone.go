@@ -267,7 +267,7 @@ type CallOptions struct {
 	Number   string // dialled number
 	From     string // the member's number
 	Password string // answer a digest challenge as From with this password (agents' feature codes)
-	// OnProvisional, if set, sees each provisional response (e.g. 183).
+	// OnProvisional, if set, sees each provisional response (100, 180, 183).
 	OnProvisional func(*sip.Response)
 }
 

@@ -70,6 +70,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	respond := func(code int, reason string) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
 	}
+	// 100 at once stops the caller's retransmissions while we decide
+	// (sipgo would send it only after 200 ms).
+	respond(sip.StatusTrying, "Trying")
 	if s.draining.Load() {
 		r := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil)
 		r.AppendHeader(sip.NewHeader("Retry-After", RetryAfter))

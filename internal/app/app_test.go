@@ -294,19 +294,23 @@ func TestMemberCancelsWhileAgentRings(t *testing.T) {
 	n := startNode(t, nil)
 	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{NeverAnswer: true})
 	m := newMember(t)
-	var early atomic.Int32
+	var early, trying atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
 		_, err := m.Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "200", From: "+4930123456789",
 			OnProvisional: func(r *sip.Response) {
-				if r.StatusCode == 183 {
+				switch r.StatusCode {
+				case 100:
+					trying.Add(1)
+				case 183:
 					early.Add(1)
 				}
 			}})
 		errc <- err
 	}()
 	require.Eventually(t, func() bool { return agent.Rings.Load() == 1 }, 3*time.Second, 10*time.Millisecond)
+	assert.Equal(t, int32(1), trying.Load(), "100 Trying first")
 	assert.Equal(t, int32(1), early.Load(), "183 with early media before the agent answers")
 	cancel()
 	select {
