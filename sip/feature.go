@@ -55,22 +55,8 @@ func IsFeatureCode(user string) bool {
 
 // onFeature handles an INVITE to a feature code.
 func (s *Server) onFeature(req *sip.Request, tx sip.ServerTransaction) {
-	var cred string
-	if h := req.GetHeader("Authorization"); h != nil {
-		cred = h.Value()
-	}
-	user, res := s.auth.Check(string(req.Method), cred)
-	switch res {
-	case AuthMissing, AuthStale:
-		r := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
-		for _, v := range s.auth.Challenges(res == AuthStale) {
-			r.AppendHeader(sip.NewHeader("WWW-Authenticate", v))
-		}
-		_ = tx.Respond(r)
-		return
-	case AuthFailed:
-		s.log.Warn().Str("source", req.Source()).Str("realm", s.cfg.Realm).Msg("feature code refused: bad credentials")
-		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil))
+	user, ok := s.authenticate(req, tx, "feature code")
+	if !ok {
 		return
 	}
 	s.callWG.Add(1) // Serve's drain waits for the tone and the BYE

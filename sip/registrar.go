@@ -14,13 +14,11 @@ const (
 	statusDecline          = 603
 )
 
-// onRegister is the registrar (RFC 3261 §10.3): digest authentication, then
-// the agent's bindings are added, refreshed or removed. The To user must be
-// the authenticated user: an agent registers only themselves.
-func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
-	if !validRequest(req, tx) {
-		return
-	}
+// authenticate checks a request's digest credentials. Without usable ones
+// it answers 401 with fresh challenges (stale=true for an expired nonce);
+// with wrong ones 403 (the same for unknown users), logging the source and
+// realm, never the credentials. It returns the user when they are right.
+func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, what string) (string, bool) {
 	var cred string
 	if h := req.GetHeader("Authorization"); h != nil {
 		cred = h.Value()
@@ -33,10 +31,24 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 			r.AppendHeader(sip.NewHeader("WWW-Authenticate", v))
 		}
 		_ = tx.Respond(r)
-		return
+		return "", false
 	case AuthFailed:
-		s.log.Warn().Str("source", req.Source()).Str("realm", s.cfg.Realm).Msg("registration refused: bad credentials")
+		s.log.Warn().Str("source", req.Source()).Str("realm", s.cfg.Realm).Msg(what + " refused: bad credentials")
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil))
+		return "", false
+	}
+	return user, true
+}
+
+// onRegister is the registrar (RFC 3261 §10.3): digest authentication, then
+// the agent's bindings are added, refreshed or removed. The To user must be
+// the authenticated user: an agent registers only themselves.
+func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	if !validRequest(req, tx) {
+		return
+	}
+	user, ok := s.authenticate(req, tx, "registration")
+	if !ok {
 		return
 	}
 	if req.To().Address.User != user {
