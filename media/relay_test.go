@@ -18,6 +18,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/callwerk/callwerk/internal/testlog"
 )
 
 // checkGoroutines fails the test if goroutines started during it are still
@@ -676,28 +678,10 @@ func BenchmarkPlayerTick(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*players), "ns/frame")
 }
 
-// lockedBuffer is a log sink safe for the readers and the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestUnexpectedSourceLogIsRateLimited: a flood from a wrong source is
 // counted packet by packet but logged at most 5 times a second.
 func TestUnexpectedSourceLogIsRateLimited(t *testing.T) {
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	pool, _ := newTestPool(t, 1, time.Minute)
 	r, err := NewRelay(pool, zerolog.New(&logs).Level(zerolog.WarnLevel).With().Str("component", "media").Logger())
 	require.NoError(t, err)

@@ -1,10 +1,8 @@
 package queues_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/callwerk/callwerk/acd"
+	"github.com/callwerk/callwerk/internal/testlog"
 	"github.com/callwerk/callwerk/queues"
 )
 
@@ -124,7 +123,7 @@ func TestEventsAfterCloseAreDropped(t *testing.T) {
 	bus, err := queues.ConnectBus("embedded", t.Name(), zerolog.Nop())
 	require.NoError(t, err)
 	bus.Close()
-	var buf syncBuffer
+	var buf testlog.Buffer
 	events := queues.NewEvents(bus.Conn, zerolog.New(&buf))
 	assert.NotPanics(t, func() {
 		events.Emit(acd.Event{Type: "call.enqueued", Queue: "sales", Call: "c1"})
@@ -179,22 +178,4 @@ func TestBusCloseLeavesNoGoroutines(t *testing.T) {
 				runtime.NumGoroutine(), waitFor, before, buf[:runtime.Stack(buf, true)])
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/callwerk/callwerk/acd"
+	"github.com/callwerk/callwerk/internal/testlog"
 	"github.com/callwerk/callwerk/queues"
 )
 
@@ -87,9 +88,9 @@ var qlLines = []string{
 
 // newTestQueueLog writes a queue log to a buffer; the log is closed when the
 // test ends.
-func newTestQueueLog(t *testing.T, opts ...queues.QueueLogOption) (*queues.QueueLog, *syncBuffer) {
+func newTestQueueLog(t *testing.T, opts ...queues.QueueLogOption) (*queues.QueueLog, *testlog.Buffer) {
 	t.Helper()
-	var out syncBuffer
+	var out testlog.Buffer
 	ql, err := queues.NewQueueLog(&out, zerolog.New(zerolog.NewTestWriter(t)), opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, ql.Close()) })
@@ -157,16 +158,16 @@ func TestQueueLogFile(t *testing.T) {
 }
 
 func TestQueueLogOptions(t *testing.T) {
-	_, err := queues.NewQueueLog(&syncBuffer{}, zerolog.Nop(), queues.WithBuffer(0))
+	_, err := queues.NewQueueLog(&testlog.Buffer{}, zerolog.Nop(), queues.WithBuffer(0))
 	assert.Error(t, err)
-	ql, err := queues.NewQueueLog(&syncBuffer{}, zerolog.Nop(), queues.WithBuffer(1), queues.WithNATS(nil))
+	ql, err := queues.NewQueueLog(&testlog.Buffer{}, zerolog.Nop(), queues.WithBuffer(1), queues.WithNATS(nil))
 	require.NoError(t, err)
 	require.NoError(t, ql.Close())
 }
 
 // blockingWriter blocks its first Write until released.
 type blockingWriter struct {
-	syncBuffer
+	testlog.Buffer
 	entered chan struct{}
 	release chan struct{}
 	once    sync.Once
@@ -177,12 +178,12 @@ func (w *blockingWriter) Write(p []byte) (int, error) {
 		close(w.entered)
 		<-w.release
 	})
-	return w.syncBuffer.Write(p)
+	return w.Buffer.Write(p)
 }
 
 func TestQueueLogDropsWhenFull(t *testing.T) {
 	w := &blockingWriter{entered: make(chan struct{}), release: make(chan struct{})}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	ql, err := queues.NewQueueLog(w, zerolog.New(&logs), queues.WithBuffer(2))
 	require.NoError(t, err)
 
@@ -216,7 +217,7 @@ func TestQueueLogDropsWhenFull(t *testing.T) {
 // failingWriter fails the writes whose numbers (from 1) are in fail, the
 // first of them after writing half.
 type failingWriter struct {
-	syncBuffer
+	testlog.Buffer
 	n    atomic.Int32
 	fail []int32
 }
@@ -226,10 +227,10 @@ var errDiskFull = errors.New("disk full")
 func (w *failingWriter) Write(p []byte) (int, error) {
 	n := w.n.Add(1)
 	if !slices.Contains(w.fail, n) {
-		return w.syncBuffer.Write(p)
+		return w.Buffer.Write(p)
 	}
 	if n == w.fail[0] {
-		n, _ := w.syncBuffer.Write(p[:len(p)/2])
+		n, _ := w.Buffer.Write(p[:len(p)/2])
 		return n, errDiskFull
 	}
 	return 0, errDiskFull
@@ -237,7 +238,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 
 func TestQueueLogWriteErrors(t *testing.T) {
 	w := &failingWriter{fail: []int32{1, 2}}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	ql, err := queues.NewQueueLog(w, zerolog.New(&logs))
 	require.NoError(t, err)
 	for i, c := range []acd.CallID{"c1", "c2", "c3"} {
@@ -278,7 +279,7 @@ func TestQueueLogNATS(t *testing.T) {
 
 func TestQueueLogCloseStopsWriter(t *testing.T) {
 	before := runtime.NumGoroutine()
-	ql, err := queues.NewQueueLog(&syncBuffer{}, zerolog.Nop())
+	ql, err := queues.NewQueueLog(&testlog.Buffer{}, zerolog.Nop())
 	require.NoError(t, err)
 	ql.Emit(qlStream[0])
 	require.NoError(t, ql.Close())

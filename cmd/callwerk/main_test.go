@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/callwerk/callwerk/internal/testlog"
 )
 
 const goodConfig = `
@@ -62,8 +64,8 @@ func TestConfigCheck(t *testing.T) {
 
 // serve runs until SIGTERM and then exits 0.
 func TestServeStopsOnSignal(t *testing.T) {
-	var out syncBuf
-	var errOut syncBuf
+	var out testlog.Buffer
+	var errOut testlog.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run([]string{"serve", "-config", writeFile(t, goodConfig)}, &out, &errOut) }()
 	require.Eventually(t, func() bool { return strings.Contains(errOut.String(), "callwerk running") },

@@ -23,6 +23,7 @@ import (
 	"github.com/callwerk/callwerk/acd"
 	"github.com/callwerk/callwerk/internal/config"
 	"github.com/callwerk/callwerk/internal/logging"
+	"github.com/callwerk/callwerk/internal/testlog"
 	"github.com/callwerk/callwerk/loadtest"
 )
 
@@ -34,7 +35,7 @@ const password = "correct-horse-1"
 type node struct {
 	*App
 	udp  string // SIP UDP address
-	logs *syncBuffer
+	logs *testlog.Buffer
 	stop func() // stops the node and waits for it; idempotent
 }
 
@@ -63,7 +64,7 @@ func startNode(t *testing.T, edit func(*config.Config)) *node {
 		edit(cfg)
 	}
 	require.NoError(t, cfg.Validate())
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	log, err := logging.New(logs, "json")
 	require.NoError(t, err)
 	a, err := New(cfg, log.Level(zerolog.DebugLevel))

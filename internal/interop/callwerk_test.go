@@ -1,10 +1,8 @@
 package interop
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,30 +11,14 @@ import (
 	"github.com/callwerk/callwerk/internal/app"
 	"github.com/callwerk/callwerk/internal/config"
 	"github.com/callwerk/callwerk/internal/logging"
+	"github.com/callwerk/callwerk/internal/testlog"
 )
 
 const agentPassword = "interop-password-1"
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startCallwerk runs a node on a free UDP port with one queue, number 100
 // and agent 1001; the trunk is 127.0.0.1/32. It returns the SIP address.
-func startCallwerk(t *testing.T) (string, *lockedBuffer) {
+func startCallwerk(t *testing.T) (string, *testlog.Buffer) {
 	t.Helper()
 	cfg := config.Demo()
 	cfg.SIP.Listen = []string{"udp:127.0.0.1:0"}
@@ -48,7 +30,7 @@ func startCallwerk(t *testing.T) (string, *lockedBuffer) {
 	cfg.SIP.DigestAlgorithms = []string{"MD5"}
 	cfg.Queues[0].Wrapup = config.Duration(time.Second)
 	require.NoError(t, cfg.Validate())
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	log, err := logging.New(logs, "json")
 	require.NoError(t, err)
 	a, err := app.New(cfg, log)
