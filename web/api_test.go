@@ -1,0 +1,110 @@
+package web
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/callwerk/callwerk/acd"
+)
+
+// fakeControl is the API's boundary: a map of agents and the transition
+// functions of acd, so the API's mapping of outcomes to status codes is
+// tested without a running ACD (the end-to-end test in internal/app runs one).
+type fakeControl struct {
+	agents map[acd.AgentID]*acd.Agent
+	fail   error
+}
+
+func (f *fakeControl) Agents(context.Context) ([]acd.Agent, error) {
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	var out []acd.Agent
+	for _, a := range f.agents {
+		out = append(out, a.Clone())
+	}
+	return out, nil
+}
+
+func (f *fakeControl) SetPause(_ context.Context, id acd.AgentID, reason string) error {
+	a, ok := f.agents[id]
+	if !ok {
+		return acd.ErrNotFound
+	}
+	return acd.SetPause(a, reason, time.Now())
+}
+
+func (f *fakeControl) EndWrapUp(_ context.Context, id acd.AgentID) error {
+	a, ok := f.agents[id]
+	if !ok {
+		return acd.ErrNotFound
+	}
+	return acd.EndWrapUp(a, a.Call, time.Now())
+}
+
+type fakeFigures struct{}
+
+func (fakeFigures) Snapshot(time.Time) map[string]acd.QueueKPI {
+	return map[string]acd.QueueKPI{"service": {Waiting: 2, Answered: 7}}
+}
+
+const token = "a-token-of-at-least-24-chars"
+
+func TestAPIStatusCodes(t *testing.T) {
+	ctl := &fakeControl{agents: map[acd.AgentID]*acd.Agent{
+		"anna": {ID: "anna", Queues: []string{"service"}, State: acd.Available, Online: true, Answered: 42},
+		"ben":  {ID: "ben", Queues: []string{"service"}, State: acd.WrapUp, Online: true, Call: "c1"},
+		"gone": {ID: "gone", State: acd.LoggedOut},
+	}}
+	mux := http.NewServeMux()
+	NewAPI(ctl, fakeFigures{}, token, []string{"break", "lunch"}, zerolog.Nop()).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	cases := []struct {
+		name, method, path, tok, body string
+		want                          int
+		contains                      string
+	}{
+		{"no token", "GET", "/api/v1/agents", "", "", 401, "API token"},
+		{"wrong token", "GET", "/api/v1/agents", "b-token-of-at-least-24-chars", "", 401, ""},
+		{"list", "GET", "/api/v1/agents", token, "", 200, `"id":"anna","state":"available"`},
+		{"pause", "POST", "/api/v1/agents/anna/pause", token, `{"reason":"lunch"}`, 200, `"state":"paused","pause":"lunch"`},
+		{"pause with unknown reason", "POST", "/api/v1/agents/anna/pause", token, `{"reason":"nap"}`, 400, "pause_reasons"},
+		{"pause with bad body", "POST", "/api/v1/agents/anna/pause", token, `lunch`, 400, "JSON"},
+		{"pause unknown agent", "POST", "/api/v1/agents/zoe/pause", token, `{"reason":"lunch"}`, 404, "no agent zoe"},
+		{"pause logged-out agent", "POST", "/api/v1/agents/gone/pause", token, `{"reason":"lunch"}`, 409, "not possible"},
+		{"end wrap-up", "POST", "/api/v1/agents/ben/end-wrapup", token, "", 200, `"state":"available"`},
+		{"end wrap-up twice", "POST", "/api/v1/agents/ben/end-wrapup", token, "", 409, ""},
+		{"unpause", "POST", "/api/v1/agents/anna/unpause", token, "", 200, `"state":"available"`},
+		{"queues", "GET", "/api/v1/queues", token, "", 200, `"waiting":2`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
+			require.NoError(t, err)
+			if tc.tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.tok)
+			}
+			res, err := srv.Client().Do(req)
+			require.NoError(t, err)
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			assert.Equal(t, tc.want, res.StatusCode, string(b))
+			assert.Equal(t, "application/json", res.Header.Get("Content-Type"))
+			assert.Contains(t, string(b), tc.contains)
+			for _, field := range []string{"nswered", "alk", "isses"} {
+				assert.NotContains(t, string(b), field, "no per-agent performance figures")
+			}
+		})
+	}
+}
