@@ -76,7 +76,7 @@ func Route(agents []Agent, calls []Call, r Routing) []Assignment {
 		}
 	}
 	var out []Assignment
-	var cands []int
+	var cands, scratch []int
 	for _, ci := range order {
 		if len(out) == free {
 			break // every free agent has a call
@@ -94,7 +94,8 @@ func Route(agents []Agent, calls []Call, r Routing) []Assignment {
 		if len(cands) == 0 {
 			continue
 		}
-		best := pick(agents, cands, c, q, r)
+		var best int
+		best, scratch = pick(agents, cands, scratch[:0], c, q, r)
 		taken[best] = true
 		out = append(out, Assignment{Call: c.ID, Agent: agents[best].ID})
 	}
@@ -122,11 +123,11 @@ func hasSkills(a *Agent, need map[string]int) bool {
 	return true
 }
 
-// pick chooses among candidate agent indexes for call c of queue q.
-func pick(agents []Agent, cands []int, c *Call, q QueueConfig, r Routing) int {
+// pick chooses among candidate agent indexes for call c of queue q. untried
+// is scratch space, returned for reuse.
+func pick(agents []Agent, cands, untried []int, c *Call, q QueueConfig, r Routing) (int, []int) {
 	// Agents not yet offered this call first; among the others, the least
 	// recently offered.
-	untried := cands[:0:0]
 	bestTry, bestTried := -1, -1
 	for _, ai := range cands {
 		t := slices.Index(c.Tried, agents[ai].ID)
@@ -137,13 +138,13 @@ func pick(agents []Agent, cands []int, c *Call, q QueueConfig, r Routing) int {
 		}
 	}
 	if len(untried) == 0 {
-		return bestTried
+		return bestTried, untried
 	}
 	if q.Strategy == Random {
 		if r.Intn == nil {
-			return untried[0]
+			return untried[0], untried
 		}
-		return untried[r.Intn(len(untried))]
+		return untried[r.Intn(len(untried))], untried
 	}
 	best := untried[0]
 	for _, ai := range untried[1:] {
@@ -151,7 +152,7 @@ func pick(agents []Agent, cands []int, c *Call, q QueueConfig, r Routing) int {
 			best = ai
 		}
 	}
-	return best
+	return best, untried
 }
 
 // prefer reports whether queue q's strategy offers a call to a before b.
