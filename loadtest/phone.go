@@ -172,7 +172,12 @@ type Agent struct {
 
 // NewAgent starts a simulated agent phone.
 func NewAgent(user string, opts AgentOptions) (*Agent, error) {
-	p, err := NewPhone(user)
+	return NewAgentAt(user, "127.0.0.1", opts)
+}
+
+// NewAgentAt starts a simulated agent phone on a loopback IP of choice.
+func NewAgentAt(user, ip string, opts AgentOptions) (*Agent, error) {
+	p, err := NewPhoneAt(user, ip)
 	if err != nil {
 		return nil, err
 	}

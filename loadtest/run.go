@@ -1,0 +1,569 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+)
+
+// Scenario defaults.
+const (
+	DefaultNumber     = "100"           // the demo's hotline
+	DefaultAgents     = 3               // the demo's agents 1001-1003
+	DefaultFirstAgent = 1001            // agents are numbered from here, like the demo's and the tests' configs
+	DefaultCalls      = 10              // member calls to place
+	DefaultRate       = 1.0             // new calls per second
+	DefaultTalk       = 3 * time.Second // connected time before the member hangs up
+	DefaultTimeout    = 30 * time.Second
+
+	pollEvery       = 5 * time.Millisecond // resolution of "first agent packet" (setup time)
+	byeTimeout      = 5 * time.Second
+	agentDrain      = 5 * time.Second // agents' calls get this long to end after the last member hung up
+	registerExpires = time.Hour
+)
+
+// ErrNotLoopback is returned for a server address outside 127.0.0.0/8 and
+// ::1: the load tool must not send traffic anywhere else.
+var ErrNotLoopback = errors.New("server must be a loopback address (127.0.0.0/8 or [::1])")
+
+// Scenario describes one load run.
+type Scenario struct {
+	Server      string        // SIP server, host:port (UDP), host a loopback IP literal
+	Number      string        // dialled number; default DefaultNumber
+	Agents      int           // simulated agents; default DefaultAgents
+	FirstAgent  int           // SIP user of the first agent; the others follow (1001, 1002, ...); default DefaultFirstAgent
+	Password    string        // digest password shared by all agents; required
+	AnswerAfter time.Duration // agents ring this long before answering; 0 = at once
+	Calls       int           // member calls to place; default DefaultCalls
+	Rate        float64       // new member calls per second; default DefaultRate
+	Talk        time.Duration // the member hangs up after talking this long; default DefaultTalk
+	Timeout     time.Duration // INVITE to agent audio, at most; default DefaultTimeout
+}
+
+// withDefaults fills zero fields from the defaults and checks the result.
+func (s Scenario) withDefaults() (Scenario, error) {
+	if s.Number == "" {
+		s.Number = DefaultNumber
+	}
+	if s.Agents == 0 {
+		s.Agents = DefaultAgents
+	}
+	if s.FirstAgent == 0 {
+		s.FirstAgent = DefaultFirstAgent
+	}
+	if s.Calls == 0 {
+		s.Calls = DefaultCalls
+	}
+	if s.Rate == 0 {
+		s.Rate = DefaultRate
+	}
+	if s.Talk == 0 {
+		s.Talk = DefaultTalk
+	}
+	if s.Timeout == 0 {
+		s.Timeout = DefaultTimeout
+	}
+	switch {
+	case s.Agents < 0 || s.Calls < 0 || s.FirstAgent < 0:
+		return s, errors.New("agents, calls and first agent must be positive")
+	case s.Rate < 0 || math.IsNaN(s.Rate) || math.IsInf(s.Rate, 0) || s.Rate > 1000:
+		return s, errors.New("rate must be in (0, 1000] calls per second")
+	case s.Talk < 0 || s.Timeout < 0 || s.AnswerAfter < 0:
+		return s, errors.New("durations must not be negative")
+	case s.Password == "":
+		return s, errors.New("password is required (the agents' shared digest password)")
+	}
+	if _, err := LoopbackServer(s.Server); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// LoopbackServer parses host:port and refuses any host that is not a
+// loopback IP literal.
+func LoopbackServer(server string) (netip.AddrPort, error) {
+	host, port, err := net.SplitHostPort(server)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("server %q: %w", server, err)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || ip.Zone() != "" || !(ip.Unmap().Is4() && ip.Unmap().IsLoopback() || ip == netip.IPv6Loopback()) {
+		return netip.AddrPort{}, fmt.Errorf("server %q: %w", server, ErrNotLoopback)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return netip.AddrPort{}, fmt.Errorf("server %q: bad port", server)
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(p)), nil
+}
+
+// Progress is reported once a second while a run is going.
+type Progress struct {
+	Elapsed  time.Duration
+	Started  int     // member calls started so far
+	Up       int     // member calls in progress
+	Answered int     // calls that reached an agent
+	Failed   int     // calls that failed
+	CPS      float64 // calls started in the last second
+}
+
+func (p Progress) String() string {
+	return fmt.Sprintf("%5.1fs started %d up %d answered %d failed %d cps %.1f",
+		p.Elapsed.Seconds(), p.Started, p.Up, p.Answered, p.Failed, p.CPS)
+}
+
+// Percentiles summarise durations (nearest rank).
+type Percentiles struct {
+	N   int           `json:"n"`
+	P50 time.Duration `json:"p50_ns"`
+	P95 time.Duration `json:"p95_ns"`
+	P99 time.Duration `json:"p99_ns"`
+	Max time.Duration `json:"max_ns"`
+}
+
+func percentiles(d []time.Duration) Percentiles {
+	if len(d) == 0 {
+		return Percentiles{}
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	rank := func(p float64) time.Duration { return s[max(0, int(math.Ceil(p*float64(len(s))))-1)] }
+	return Percentiles{N: len(s), P50: rank(0.50), P95: rank(0.95), P99: rank(0.99), Max: s[len(s)-1]}
+}
+
+// Direction is the RTP of one direction in the connected phase, summed over
+// all calls.
+type Direction struct {
+	Sent     uint64        `json:"sent"`     // packets the sender sent while connected
+	Received uint64        `json:"received"` // packets the receiver got with the sender's tag
+	LossPct  float64       `json:"loss_pct"` // 100 * (sent - received) / sent; each call's edges are worth about ±1 packet, see docs/loadtest.md
+	Gaps     int           `json:"gaps"`     // sequence number jumps the receiver saw (each burst of loss counts once)
+	MaxDelay time.Duration `json:"max_delay_ns"`
+	P99Delay time.Duration `json:"p99_delay_ns"` // p99 of the calls' maximum one-way delays
+	delays   []time.Duration
+}
+
+func (d *Direction) add(st RTPStats, tag Tag) {
+	d.Received += st.ByTag[tag]
+	d.Gaps += st.SeqJumps
+	maxDelay := st.MaxDelay
+	d.delays = append(d.delays, maxDelay)
+}
+
+func (d *Direction) finish() {
+	if d.Sent > 0 {
+		d.LossPct = 100 * (float64(d.Sent) - float64(d.Received)) / float64(d.Sent)
+	}
+	p := percentiles(d.delays)
+	d.MaxDelay, d.P99Delay = p.Max, p.P99
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Server       string         `json:"server"`
+	Number       string         `json:"number"`
+	Agents       int            `json:"agents"`
+	Rate         float64        `json:"rate"` // requested calls per second
+	Talk         time.Duration  `json:"talk_ns"`
+	Attempted    int            `json:"attempted"`
+	Answered     int            `json:"answered"` // reached an agent: agent-tagged RTP arrived
+	Failed       int            `json:"failed"`
+	Failures     map[string]int `json:"failures,omitempty"` // reason -> count
+	SetupOK      Percentiles    `json:"setup_200_ok"`       // INVITE to 200 OK (and ACK sent)
+	SetupAgent   Percentiles    `json:"setup_agent_audio"`  // INVITE to the first agent RTP packet
+	ToMember     Direction      `json:"agent_to_member"`
+	ToAgent      Direction      `json:"member_to_agent"`
+	AgentCalls   int            `json:"agent_calls"`  // calls the agents answered
+	OfferedCPS   float64        `json:"offered_cps"`  // calls started per second, first to last INVITE
+	AnsweredCPS  float64        `json:"answered_cps"` // 200 OKs per second, first INVITE to last 200 OK
+	Duration     time.Duration  `json:"duration_ns"`
+	firstInvite  time.Time
+	lastInvite   time.Time
+	lastAnswered time.Time
+	answered200  int
+}
+
+// JSON returns the report as indented JSON.
+func (r Report) JSON() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
+
+// Text returns the report as a table for people.
+func (r Report) Text() string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	ms := func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
+	}
+	fmt.Fprintf(w, "server\t%s\tnumber %s, %d agents, rate %.1f/s, talk %s\n", r.Server, r.Number, r.Agents, r.Rate, r.Talk)
+	fmt.Fprintf(w, "calls\t%d attempted\t%d answered by agent, %d failed, %d agent calls\n", r.Attempted, r.Answered, r.Failed, r.AgentCalls)
+	reasons := make([]string, 0, len(r.Failures))
+	for k := range r.Failures {
+		reasons = append(reasons, k)
+	}
+	slices.Sort(reasons)
+	for _, k := range reasons {
+		fmt.Fprintf(w, "  failed\t%d\t%s\n", r.Failures[k], k)
+	}
+	fmt.Fprintf(w, "cps\t%.1f offered\t%.1f answered (200 OK)\n", r.OfferedCPS, r.AnsweredCPS)
+	fmt.Fprintln(w, "setup (ms)\tp50\tp95\tp99\tmax\tn")
+	for _, row := range []struct {
+		name string
+		p    Percentiles
+	}{{"INVITE->200 OK", r.SetupOK}, {"INVITE->agent RTP", r.SetupAgent}} {
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%d\n", row.name, ms(row.p.P50), ms(row.p.P95), ms(row.p.P99), ms(row.p.Max), row.p.N)
+	}
+	fmt.Fprintln(w, "rtp connected\tsent\treceived\tloss %\tgaps\tdelay p99 ms\tdelay max ms")
+	for _, row := range []struct {
+		name string
+		d    Direction
+	}{{"agent->member", r.ToMember}, {"member->agent", r.ToAgent}} {
+		fmt.Fprintf(w, "  %s\t%d\t%d\t%.2f\t%d\t%s\t%s\n", row.name, row.d.Sent, row.d.Received, row.d.LossPct, row.d.Gaps, ms(row.d.P99Delay), ms(row.d.MaxDelay))
+	}
+	fmt.Fprintf(w, "duration\t%s\n", r.Duration.Round(time.Millisecond))
+	_ = w.Flush()
+	return b.String()
+}
+
+// runner is the state of one Run.
+type runner struct {
+	s      Scenario
+	member *Phone
+
+	mu         sync.Mutex
+	rep        Report
+	setupOK    []time.Duration
+	setupAgent []time.Duration
+	started    int
+	up         int
+}
+
+// Run registers s.Agents simulated agents at s.Server (each its own phone
+// on loopback, answering automatically), then places s.Calls member calls
+// at s.Rate. Each call waits for the agent's audio, talks for s.Talk and
+// hangs up. progress, if not nil, is called once a second. Run returns when
+// every call and every agent leg has ended; an error means the run could
+// not start (bad scenario, agents not registered), not that calls failed.
+func Run(ctx context.Context, s Scenario, progress func(Progress)) (Report, error) {
+	s, err := s.withDefaults()
+	if err != nil {
+		return Report{}, err
+	}
+	ip := "127.0.0.1"
+	if ap, _ := LoopbackServer(s.Server); ap.Addr().Is6() {
+		ip = "::1"
+	}
+	r := &runner{s: s, rep: Report{Server: s.Server, Number: s.Number, Agents: s.Agents, Rate: s.Rate, Talk: s.Talk,
+		Failures: make(map[string]int)}}
+
+	agents, err := r.startAgents(ctx, ip)
+	defer func() {
+		for _, a := range agents {
+			a.Close()
+		}
+	}()
+	if err != nil {
+		return Report{}, err
+	}
+	if r.member, err = NewPhoneAt("member", ip); err != nil {
+		return Report{}, fmt.Errorf("member phone: %w", err)
+	}
+	defer r.member.Close()
+
+	// Agents' answered calls: one reader per agent, each waits for its calls.
+	stop := make(chan struct{})
+	drain, stopDrain := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDrain()
+	var readers sync.WaitGroup
+	for _, a := range agents {
+		readers.Go(func() { r.agentCalls(drain, a, stop) })
+	}
+
+	begin := time.Now()
+	var calls sync.WaitGroup
+	progressDone := make(chan struct{})
+	var progWG sync.WaitGroup
+	if progress != nil {
+		progWG.Go(func() { r.reportProgress(begin, progress, progressDone) })
+	}
+
+	t := time.NewTicker(time.Duration(float64(time.Second) / s.Rate))
+	for i := 0; i < s.Calls; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		calls.Go(func() { r.call(ctx, i) })
+	}
+	t.Stop()
+	calls.Wait()
+
+	// The members hung up; the agents' legs end right after.
+	close(stop)
+	drainTimer := time.AfterFunc(agentDrain, stopDrain)
+	readers.Wait()
+	drainTimer.Stop()
+	close(progressDone)
+	progWG.Wait()
+	r.stopAgents(agents)
+
+	rep := r.finish(time.Since(begin))
+	return rep, nil
+}
+
+// startAgents starts and registers the agents' phones; on error the phones
+// started so far are returned for closing.
+func (r *runner) startAgents(ctx context.Context, ip string) ([]*Agent, error) {
+	var agents []*Agent
+	for i := range r.s.Agents {
+		id := strconv.Itoa(r.s.FirstAgent + i)
+		a, err := NewAgentAt(id, ip, AgentOptions{AnswerAfter: r.s.AnswerAfter})
+		if err != nil {
+			return agents, fmt.Errorf("agent %s: %w", id, err)
+		}
+		agents = append(agents, a)
+		rctx, cancel := context.WithTimeout(ctx, r.s.Timeout)
+		res, err := a.Register(rctx, r.s.Server, r.s.Password, registerExpires)
+		cancel()
+		if err != nil {
+			return agents, fmt.Errorf("register agent %s: %w", id, err)
+		}
+		if res.StatusCode != 200 {
+			return agents, fmt.Errorf("register agent %s: %d %s (check -password and the config's agents)", id, res.StatusCode, res.Reason)
+		}
+	}
+	return agents, nil
+}
+
+// stopAgents unregisters the agents so the server does not ring phones
+// that are gone; best effort.
+func (r *runner) stopAgents(agents []*Agent) {
+	var wg sync.WaitGroup
+	for _, a := range agents {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_, _ = a.Register(ctx, r.s.Server, r.s.Password, 0)
+		})
+	}
+	wg.Wait()
+}
+
+func (r *runner) reportProgress(begin time.Time, progress func(Progress), done <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := 0
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		p := Progress{Elapsed: time.Since(begin), Started: r.started, Up: r.up, Answered: r.rep.Answered,
+			Failed: r.rep.Failed, CPS: float64(r.started - last)}
+		last = r.started
+		r.mu.Unlock()
+		progress(p)
+	}
+}
+
+// agentCalls takes the calls agent a answers until stop, and waits for them.
+func (r *runner) agentCalls(drain context.Context, a *Agent, stop <-chan struct{}) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case c := <-a.Answered:
+			wg.Go(func() { r.agentCall(drain, c) })
+		case <-stop:
+			for {
+				select {
+				case c := <-a.Answered:
+					wg.Go(func() { r.agentCall(drain, c) })
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// agentCall measures the member->agent direction of one call: packets the
+// agent received with the member's tag, and the agent's packets sent from
+// the moment the member's audio arrived (the bridge is up) to the end.
+func (r *runner) agentCall(drain context.Context, c *AgentCall) {
+	t := time.NewTicker(2 * pollEvery)
+	defer t.Stop()
+	var a0 RTPStats
+	connected := false
+	for !connected {
+		select {
+		case <-c.Done():
+			return
+		case <-drain.Done():
+			return
+		case <-t.C:
+			if st := c.RTP.Stats(); st.ByTag[TagMember] > 0 {
+				a0, connected = st, true
+			}
+		}
+	}
+	select {
+	case <-c.Done():
+	case <-drain.Done():
+	}
+	a1 := c.RTP.Stats()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rep.AgentCalls++
+	r.rep.ToAgent.add(a1, TagMember)
+	r.rep.ToMember.Sent += a1.Sent - a0.Sent
+}
+
+// call places member call i and records its outcome.
+func (r *runner) call(ctx context.Context, i int) {
+	r.mu.Lock()
+	r.started++
+	r.up++
+	r.rep.Attempted++
+	start := time.Now()
+	if r.rep.firstInvite.IsZero() {
+		r.rep.firstInvite = start
+	}
+	r.rep.lastInvite = start
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.up--
+		r.mu.Unlock()
+	}()
+	reason := r.talk(ctx, start, i)
+	if reason != "" {
+		r.mu.Lock()
+		r.rep.Failed++
+		r.rep.Failures[reason]++
+		r.mu.Unlock()
+	}
+}
+
+// talk runs one call: INVITE, wait for the agent's audio, talk, BYE. It
+// returns why the call failed, or "".
+func (r *runner) talk(ctx context.Context, start time.Time, i int) string {
+	setupCtx, cancel := context.WithTimeout(ctx, r.s.Timeout)
+	defer cancel()
+	mc, err := r.member.Call(setupCtx, CallOptions{Server: r.s.Server, Number: r.s.Number, From: fmt.Sprintf("+4930%07d", i)})
+	if err != nil {
+		return callFailure(err)
+	}
+	okAt := time.Now()
+	r.mu.Lock()
+	r.setupOK = append(r.setupOK, okAt.Sub(start))
+	r.rep.answered200++
+	if okAt.After(r.rep.lastAnswered) {
+		r.rep.lastAnswered = okAt
+	}
+	r.mu.Unlock()
+
+	hangup := func() error {
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), byeTimeout)
+		defer cancel()
+		return mc.Hangup(bctx)
+	}
+	// Connected = the first agent-tagged packet arrived.
+	t := time.NewTicker(pollEvery)
+	var m0 RTPStats
+	for m0.ByTag[TagAgent] == 0 {
+		select {
+		case <-setupCtx.Done():
+			t.Stop()
+			_ = hangup()
+			if ctx.Err() != nil {
+				return "interrupted"
+			}
+			return "no agent audio within timeout"
+		case <-mc.Done():
+			t.Stop()
+			mc.RTP.Close()
+			return "ended by server before agent audio"
+		case <-t.C:
+			m0 = mc.RTP.Stats()
+		}
+	}
+	t.Stop()
+	r.mu.Lock()
+	r.rep.Answered++
+	r.setupAgent = append(r.setupAgent, time.Since(start))
+	r.mu.Unlock()
+
+	talk := time.NewTimer(r.s.Talk)
+	defer talk.Stop()
+	reason := ""
+	select {
+	case <-talk.C:
+	case <-ctx.Done():
+		reason = "interrupted"
+	case <-mc.Done():
+		mc.RTP.Close()
+		reason = "ended by server while talking"
+	}
+	if reason != "ended by server while talking" {
+		if err := hangup(); err != nil && reason == "" {
+			reason = "bye: " + err.Error()
+		}
+	}
+	m1 := mc.RTP.Stats() // the member's RTP is closed now
+	r.mu.Lock()
+	r.rep.ToMember.add(m1, TagAgent)
+	r.rep.ToAgent.Sent += m1.Sent - m0.Sent
+	r.mu.Unlock()
+	return reason
+}
+
+// callFailure names why an INVITE did not lead to an answered call.
+func callFailure(err error) string {
+	switch {
+	case errors.Is(err, ErrNoAnswer):
+		return err.Error() // carries the status code and reason
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no 200 OK within timeout"
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	default:
+		return "invite: " + err.Error()
+	}
+}
+
+func (r *runner) finish(d time.Duration) Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep := r.rep
+	rep.Duration = d
+	rep.SetupOK = percentiles(r.setupOK)
+	rep.SetupAgent = percentiles(r.setupAgent)
+	rep.ToMember.finish()
+	rep.ToAgent.finish()
+	if span := rep.lastInvite.Sub(rep.firstInvite); span > 0 {
+		rep.OfferedCPS = float64(rep.Attempted-1) / span.Seconds()
+	}
+	if span := rep.lastAnswered.Sub(rep.firstInvite); span > 0 && rep.answered200 > 1 {
+		rep.AnsweredCPS = float64(rep.answered200) / span.Seconds()
+	}
+	if len(rep.Failures) == 0 {
+		rep.Failures = nil
+	}
+	return rep
+}

@@ -1,0 +1,136 @@
+package loadtest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/callwerk/callwerk/internal/app"
+	"github.com/callwerk/callwerk/internal/config"
+	"github.com/callwerk/callwerk/loadtest"
+)
+
+const password = "load-test-password"
+
+// startNode runs a node on free ports: queue "service" without wrap-up,
+// number 100, trunk 127.0.0.1/32 and agents 1001.. sharing one password.
+// It returns the SIP UDP address.
+func startNode(t *testing.T, agents int) string {
+	t.Helper()
+	cfg := config.Demo()
+	cfg.SIP.Listen = []string{"udp:127.0.0.1:0"}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Media.Ports = "36000-36999"
+	cfg.Privacy.PseudonymKey = "test pseudonym key 0123456789"
+	cfg.Trunks = []config.Trunk{{Name: "carrier", Addresses: []string{"127.0.0.1/32"}}}
+	cfg.Queues[0].Wrapup = 0
+	cfg.Agents = nil
+	for i := range agents {
+		cfg.Agents = append(cfg.Agents, config.Agent{ID: strconv.Itoa(1001 + i), Password: password, Queues: []string{"service"}})
+	}
+	require.NoError(t, cfg.Validate())
+	a, err := app.New(cfg, zerolog.Nop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(15 * time.Second):
+			t.Error("node did not stop")
+		}
+	})
+	for _, l := range a.SIPAddrs() {
+		if l.Network == "udp" {
+			return l.Addr
+		}
+	}
+	t.Fatal("no udp listener")
+	return ""
+}
+
+func TestRunAgainstNode(t *testing.T) {
+	server := startNode(t, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	var ticks int
+	rep, err := loadtest.Run(ctx, loadtest.Scenario{Server: server, Agents: 5, Password: password,
+		Calls: 20, Rate: 10, Talk: 2 * time.Second, Timeout: 10 * time.Second},
+		func(loadtest.Progress) { ticks++ })
+	require.NoError(t, err)
+	t.Logf("\n%s", rep.Text())
+
+	assert.Equal(t, 20, rep.Attempted)
+	assert.Equal(t, 20, rep.Answered)
+	assert.Equal(t, 0, rep.Failed, rep.Failures)
+	assert.Equal(t, 20, rep.AgentCalls)
+	assert.GreaterOrEqual(t, ticks, 3, "progress once a second")
+
+	for name, p := range map[string]loadtest.Percentiles{"200 OK": rep.SetupOK, "agent audio": rep.SetupAgent} {
+		assert.Equal(t, 20, p.N, name)
+		assert.Positive(t, p.P50, name)
+		assert.True(t, p.P50 <= p.P95 && p.P95 <= p.P99 && p.P99 <= p.Max, "%s: ordered percentiles %+v", name, p)
+		assert.Less(t, p.Max, 5*time.Second, name)
+	}
+	assert.LessOrEqual(t, rep.SetupOK.P50, rep.SetupAgent.P50, "200 OK comes before the agent's audio")
+
+	for name, d := range map[string]loadtest.Direction{"agent->member": rep.ToMember, "member->agent": rep.ToAgent} {
+		// 20 calls x 2 s at 50 packets/s, less ticks a loaded machine drops.
+		assert.Greater(t, d.Sent, uint64(20*70), name)
+		assert.Less(t, d.LossPct, 1.0, name)
+		assert.Greater(t, d.LossPct, -2.0, "%s: each call's edges are worth about one packet (1 %% at 2 s)", name)
+		assert.LessOrEqual(t, d.Gaps, 2, name)
+		assert.Positive(t, d.MaxDelay, name)
+		assert.Less(t, d.MaxDelay, time.Second, name)
+	}
+	assert.InDelta(t, 10, rep.OfferedCPS, 2)
+	assert.Positive(t, rep.AnsweredCPS)
+
+	b, err := rep.JSON()
+	require.NoError(t, err)
+	var back map[string]any
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.EqualValues(t, 20, back["answered"])
+	assert.Contains(t, back, "setup_agent_audio")
+}
+
+func TestRunRefusesNonLoopback(t *testing.T) {
+	cases := []struct {
+		server string
+		ok     bool
+	}{
+		{"127.0.0.1:5060", true},
+		{"127.1.2.3:5060", true},
+		{"[::1]:5060", true},
+		{"[::ffff:127.0.0.1]:5060", true},
+		{"10.0.0.1:5060", false},
+		{"192.168.1.10:5060", false},
+		{"[2001:db8::1]:5060", false},
+		{"[fe80::1%lo]:5060", false},
+		{"localhost:5060", false}, // names are not resolved: IP literals only
+		{"example.com:5060", false},
+		{"0.0.0.0:5060", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.server, func(t *testing.T) {
+			_, err := loadtest.LoopbackServer(tc.server)
+			if tc.ok {
+				assert.NoError(t, err)
+				return
+			}
+			assert.True(t, errors.Is(err, loadtest.ErrNotLoopback), "%v", err)
+			_, err = loadtest.Run(context.Background(), loadtest.Scenario{Server: tc.server, Password: "x"}, nil)
+			assert.ErrorIs(t, err, loadtest.ErrNotLoopback)
+		})
+	}
+}
