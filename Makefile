@@ -8,6 +8,7 @@ FUZZTIME    ?= 30s
 
 build:
 	$(GO) build -o bin/callwerk ./cmd/callwerk
+	$(GO) build -o bin/loadtest ./cmd/loadtest
 
 run: build
 	./bin/callwerk serve -log-format console
