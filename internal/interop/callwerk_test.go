@@ -20,8 +20,16 @@ const agentPassword = "interop-password-1"
 // and agent 1001; the trunk is 127.0.0.1/32. It returns the SIP address.
 func startCallwerk(t *testing.T) (string, *testlog.Buffer) {
 	t.Helper()
+	udp, _, logs := startCallwerkUDPTCP(t)
+	return udp, logs
+}
+
+// startCallwerkUDPTCP is startCallwerk with a TCP listener too; it returns
+// the UDP and TCP addresses.
+func startCallwerkUDPTCP(t *testing.T) (string, string, *testlog.Buffer) {
+	t.Helper()
 	cfg := config.Demo()
-	cfg.SIP.Listen = []string{"udp:127.0.0.1:0"}
+	cfg.SIP.Listen = []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Media.Ports = "34000-34199"
 	cfg.Trunks = []config.Trunk{{Name: "sipp", Addresses: []string{"127.0.0.1/32"}}}
@@ -50,7 +58,7 @@ func startCallwerk(t *testing.T) (string, *testlog.Buffer) {
 			t.Logf("callwerk log:\n%s", logs.String())
 		}
 	})
-	return a.SIPAddrs()[0].Addr, logs
+	return a.SIPAddrs()[0].Addr, a.SIPAddrs()[1].Addr, logs
 }
 
 // A SIPp member calls the hotline from a trunk address; baresip, registered
@@ -104,4 +112,33 @@ func TestSIPpMemberReachesBaresipAgent(t *testing.T) {
 	}
 	require.NotContains(t, logs.String(), agentPassword)
 	require.True(t, strings.Contains(logs.String(), `"call ended"`), "call logged")
+}
+
+// A SIPp member calls over TCP; the agent (baresip, UDP) answers; RTP flows.
+func TestSIPpMemberOverTCP(t *testing.T) {
+	requireTool(t, "sipp")
+	requireTool(t, "baresip")
+	requireTool(t, "dumpcap")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	udp, tcp, _ := startCallwerkUDPTCP(t)
+	agent := startBaresip(t, ctx, BaresipOpts{User: "1001", Password: agentPassword, Registrar: udp})
+	if err := agent.WaitRegistered(10 * time.Second); err != nil {
+		t.Fatalf("baresip did not register: %v\n%s", err, agent.Output())
+	}
+	sippMedia := freeUDPPortBlock(t, 4)
+	atMember := captureRTP(t, ctx, sippMedia)
+	const talk = 3 * time.Second
+	res, err := runSIPpMember(t, ctx, SIPpOpts{Target: tcp, Service: "100", Talk: talk, MediaPort: sippMedia,
+		ExtraArgs: []string{"-t", "t1"}})
+	if err != nil {
+		t.Fatalf("SIPp member call over TCP failed: %v\n%s\n--- baresip ---\n%s", err, res.Summary(), agent.Output())
+	}
+	atMember.Stop()
+	require.Equal(t, 1, res.Successful, "SIPp call over TCP")
+	_, want := minPackets(talk)
+	if n := atMember.Count(); n < want {
+		t.Errorf("RTP relay -> SIPp: %d packets, want >= %d", n, want)
+	}
 }
