@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -19,6 +20,11 @@ const (
 // with wrong ones 403 (the same for unknown users), logging the source and
 // realm, never the credentials. It returns the user when they are right.
 func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, what string) (string, bool) {
+	src := sourceAddr(req)
+	if s.lockout.Blocked(src) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil))
+		return "", false
+	}
 	var cred string
 	if h := req.GetHeader("Authorization"); h != nil {
 		cred = h.Value()
@@ -34,10 +40,23 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, what s
 		return "", false
 	case AuthFailed:
 		s.log.Warn().Str("source", req.Source()).Str("realm", s.cfg.Realm).Msg(what + " refused: bad credentials")
+		if s.lockout.Fail(src) {
+			s.log.Warn().Str("security", "digest-brute-force").Str("source", src.String()).Str("realm", s.cfg.Realm).
+				Dur("blocked_for", AuthBlockTime).Msg("address blocked after repeated authentication failures")
+		}
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil))
 		return "", false
 	}
 	return user, true
+}
+
+// sourceAddr is the IP a request came from (the zero Addr if unknown).
+func sourceAddr(req *sip.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // onRegister is the registrar (RFC 3261 §10.3): digest authentication, then

@@ -85,12 +85,13 @@ type Server struct {
 	relay  Relay
 	hold   *media.Source
 
-	ua     *sipgo.UserAgent
-	srv    *sipgo.Server
-	client *sipgo.Client
-	dialog *sipgo.DialogUA
-	auth   *Authenticator
-	loc    *Location
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	client  *sipgo.Client
+	dialog  *sipgo.DialogUA
+	auth    *Authenticator
+	lockout *Lockout
+	loc     *Location
 
 	conns     []io.Closer // bound sockets, served by Serve
 	udp       map[string]net.PacketConn
@@ -117,6 +118,7 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 		features: make(map[string]*sipgo.DialogServerSession),
 		parseLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second}),
 	}
+	s.lockout = NewLockout()
 	s.auth = NewAuthenticator(cfg.Realm, cfg.Digest, cfg.NonceKey, func(u string) (string, bool) {
 		p, ok := cfg.Agents[u]
 		return p, ok

@@ -675,3 +675,27 @@ func TestAPI(t *testing.T) {
 	assert.Contains(t, body, `"service"`)
 	assert.NotContains(t, n.logs.String(), token, "the token is never logged")
 }
+
+// Five wrong passwords from one address block it: the right password is
+// refused too, and a security event names the address, never a password.
+func TestDigestBruteForceBlocksAddress(t *testing.T) {
+	n := startNode(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := loadtest.NewPhoneAt("1001", "127.0.0.7")
+	require.NoError(t, err)
+	defer p.Close()
+	for i := range 5 {
+		res, err := p.Register(ctx, n.udp, fmt.Sprintf("guess-%d-password", i), time.Hour)
+		require.NoError(t, err)
+		require.Equal(t, 403, res.StatusCode)
+	}
+	res, err := p.Register(ctx, n.udp, password, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, 403, res.StatusCode, "blocked: even the right password is refused")
+	logs := n.logs.String()
+	assert.Contains(t, logs, `"security":"digest-brute-force","source":"127.0.0.7"`)
+	assert.NotContains(t, logs, "guess-")
+
+	registerAgent(t, n, "1002", loadtest.AgentOptions{}) // another address still registers
+}
