@@ -91,6 +91,7 @@ type Server struct {
 	dialog  *sipgo.DialogUA
 	auth    *Authenticator
 	lockout *Lockout
+	flood   *FloodLimiter
 	loc     *Location
 
 	conns     []io.Closer // bound sockets, served by Serve
@@ -119,6 +120,7 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 		parseLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second}),
 	}
 	s.lockout = NewLockout()
+	s.flood = NewFloodLimiter(func(a netip.Addr) bool { return s.trunkAddr(a) })
 	s.auth = NewAuthenticator(cfg.Realm, cfg.Digest, cfg.NonceKey, func(u string) (string, bool) {
 		p, ok := cfg.Agents[u]
 		return p, ok
@@ -258,7 +260,25 @@ func (s *Server) Serve(ctx context.Context) error {
 // parse here first: a broken request gets a 400 from us, is logged at most
 // once a second without its content, and never reaches sipgo.
 func (s *Server) readFilter(info sip.TransportReadProps, data []byte) ([]byte, error) {
-	if !strings.EqualFold(info.Transport, "udp") || len(data) <= 4 {
+	udp := strings.EqualFold(info.Transport, "udp")
+	src := netAddr(info.RemoteAddr)
+	if ok, banned := s.flood.Allow(src); !ok {
+		if banned {
+			s.log.Warn().Str("security", "flood").Str("source", src.String()).Dur("banned_for", FloodBan).
+				Msg("source banned: too many SIP messages")
+		}
+		if !udp {
+			return nil, errBanned // closes the connection
+		}
+		return nil, nil // UDP: drop; an error would stop sipgo's read loop
+	}
+	if fromScanner(data) { // no answer: scanners learn nothing
+		if !udp {
+			return nil, errBanned // a partial drop would corrupt the TCP stream
+		}
+		return nil, nil
+	}
+	if !udp || len(data) <= 4 {
 		return data, nil // keep-alives; TCP framing is sipgo's stream parser's
 	}
 	if _, err := sip.NewParser().ParseSIP(data); err == nil {
@@ -356,10 +376,16 @@ func (s *Server) trunkSource(src string) bool {
 	if err != nil {
 		return false
 	}
+	return s.trunkAddr(ap.Addr().Unmap())
+}
+
+func (s *Server) trunkAddr(a netip.Addr) bool {
 	for _, p := range s.cfg.Trunks {
-		if p.Contains(ap.Addr().Unmap()) {
+		if p.Contains(a) {
 			return true
 		}
 	}
 	return false
 }
+
+var errBanned = errors.New("source banned")

@@ -699,3 +699,47 @@ func TestDigestBruteForceBlocksAddress(t *testing.T) {
 
 	registerAgent(t, n, "1002", loadtest.AgentOptions{}) // another address still registers
 }
+
+// A source flooding the server is banned (no more answers) while calls from
+// the trunk go on; a scanner's User-Agent gets no answer at all.
+func TestFloodBanAndScanner(t *testing.T) {
+	n := startNode(t, nil)
+	options := func(ip, ua string, i int) string {
+		return "OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + ip + ":5099;rport;branch=z9hG4bKfl" + fmt.Sprint(i) + "\r\n" +
+			"From: <sip:probe@" + ip + ">;tag=f" + fmt.Sprint(i) + "\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: flood-" + ip + "-" + fmt.Sprint(i) + "\r\n" +
+			"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n" + ua + "Content-Length: 0\r\n\r\n"
+	}
+	// answers sends count OPTIONS from ip and counts the responses.
+	answers := func(ip, ua string, count int) int {
+		t.Helper()
+		raddr, err := net.ResolveUDPAddr("udp", n.udp)
+		require.NoError(t, err)
+		conn, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)}, raddr)
+		require.NoError(t, err)
+		defer conn.Close()
+		for i := range count {
+			_, err := conn.Write([]byte(options(ip, ua, i)))
+			require.NoError(t, err)
+		}
+		got := 0
+		buf := make([]byte, 4096)
+		for {
+			require.NoError(t, conn.SetReadDeadline(time.Now().Add(time.Second)))
+			if _, err := conn.Read(buf); err != nil {
+				return got
+			}
+			got++
+		}
+	}
+	assert.Equal(t, 1, answers("127.0.0.6", "", 1), "a single OPTIONS is answered")
+	assert.Zero(t, answers("127.0.0.8", "User-Agent: friendly-scanner\r\n", 1), "scanners get no answer")
+
+	got := answers("127.0.0.5", "", 60)
+	assert.Equal(t, 30, got, "30 messages within 2 s are answered, then the source is banned")
+	assert.Zero(t, answers("127.0.0.5", "", 1), "banned: no answer")
+	assert.Contains(t, n.logs.String(), `"security":"flood","source":"127.0.0.5"`)
+
+	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	call(t, n, newMember(t), "100") // the trunk (127.0.0.1) is exempt and unaffected
+	waitAnswered(t, agent, 3*time.Second)
+}

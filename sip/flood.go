@@ -1,0 +1,115 @@
+package sip
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Flood limits (Kamailio pike's defaults): more than FloodRequests messages
+// from one address within FloodWindow ban it for FloodBan; banned sources
+// get no answer at all. Trunk addresses are exempt.
+const (
+	FloodRequests   = 30
+	FloodWindow     = 2 * time.Second
+	FloodBan        = 300 * time.Second
+	floodMaxSources = 100000 // addresses tracked at most
+)
+
+// FloodLimiter counts messages per source address in fixed windows.
+type FloodLimiter struct {
+	now    func() time.Time
+	exempt func(netip.Addr) bool
+
+	mu      sync.Mutex
+	sources map[netip.Addr]*floodState
+}
+
+type floodState struct {
+	windowStart time.Time
+	count       int
+	bannedUntil time.Time
+}
+
+// NewFloodLimiter returns a limiter; exempt addresses are never limited.
+func NewFloodLimiter(exempt func(netip.Addr) bool) *FloodLimiter {
+	return &FloodLimiter{now: time.Now, exempt: exempt, sources: make(map[netip.Addr]*floodState)}
+}
+
+// Allow counts one message from a and reports whether it may be handled,
+// and whether this message got a banned.
+func (f *FloodLimiter) Allow(a netip.Addr) (ok, banned bool) {
+	if f.exempt != nil && f.exempt(a) {
+		return true, false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	s := f.sources[a]
+	if s == nil {
+		if len(f.sources) >= floodMaxSources {
+			for k, v := range f.sources {
+				if now.Sub(v.windowStart) > FloodWindow && !now.Before(v.bannedUntil) {
+					delete(f.sources, k)
+				}
+			}
+		}
+		s = &floodState{windowStart: now}
+		f.sources[a] = s
+	}
+	if now.Before(s.bannedUntil) {
+		return false, false
+	}
+	if now.Sub(s.windowStart) >= FloodWindow {
+		s.windowStart, s.count = now, 0
+	}
+	s.count++
+	if s.count > FloodRequests {
+		s.bannedUntil = now.Add(FloodBan)
+		return false, true
+	}
+	return true, false
+}
+
+// scannerAgents are User-Agent values of SIP scanners; they get no answer.
+var scannerAgents = [][]byte{
+	[]byte("friendly-scanner"), []byte("sipvicious"), []byte("sipcli"), []byte("VaxSIPUserAgent"), []byte("pplsip"),
+}
+
+// fromScanner reports whether a message's User-Agent names a known scanner.
+func fromScanner(data []byte) bool {
+	head := data
+	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
+		head = data[:i]
+	}
+	for len(head) > 0 {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil
+		}
+		if len(line) > 11 && bytes.EqualFold(line[:11], []byte("User-Agent:")) {
+			for _, s := range scannerAgents {
+				if bytes.Contains(line, s) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}
+
+// netAddr returns the IP of a net.Addr from a UDP or TCP socket.
+func netAddr(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap()
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}

@@ -1,0 +1,58 @@
+package sip
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestFloodLimiter(t *testing.T) {
+	trunk := netip.MustParseAddr("127.0.0.1")
+	f := NewFloodLimiter(func(a netip.Addr) bool { return a == trunk })
+	now := time.Unix(1_800_000_000, 0)
+	f.now = func() time.Time { return now }
+	src := netip.MustParseAddr("127.0.0.5")
+
+	for i := range FloodRequests {
+		ok, banned := f.Allow(src)
+		assert.True(t, ok, "message %d", i+1)
+		assert.False(t, banned)
+	}
+	ok, banned := f.Allow(src)
+	assert.False(t, ok, "one over the limit within the window")
+	assert.True(t, banned, "reported once, when the ban starts")
+	ok, banned = f.Allow(src)
+	assert.False(t, ok)
+	assert.False(t, banned)
+
+	for range 10 * FloodRequests {
+		ok, _ := f.Allow(trunk)
+		assert.True(t, ok, "trunks are exempt")
+	}
+
+	now = now.Add(FloodBan)
+	ok, _ = f.Allow(src)
+	assert.True(t, ok, "the ban ends")
+
+	// A steady rate under the limit is never banned.
+	other := netip.MustParseAddr("127.0.0.6")
+	for range 100 {
+		ok, _ := f.Allow(other)
+		assert.True(t, ok)
+		now = now.Add(FloodWindow/FloodRequests + time.Millisecond)
+	}
+}
+
+func TestFromScanner(t *testing.T) {
+	msg := func(ua string) []byte {
+		return []byte("OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK1\r\n" +
+			ua + "Call-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\nUser-Agent: friendly-scanner in the body\r\n")
+	}
+	assert.True(t, fromScanner(msg("User-Agent: friendly-scanner\r\n")))
+	assert.True(t, fromScanner(msg("user-agent: sipvicious 0.3\r\n")))
+	assert.True(t, fromScanner(msg("User-Agent: VaxSIPUserAgent/3.1\r\n")))
+	assert.False(t, fromScanner(msg("User-Agent: Yealink SIP-T54W\r\n")))
+	assert.False(t, fromScanner(msg("")), "the body does not count")
+}
