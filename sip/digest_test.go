@@ -124,10 +124,10 @@ func FuzzParseDigest(f *testing.F) {
 	})
 }
 
-func TestBadRequestCopiesMatchingHeaders(t *testing.T) {
+func TestRejectResponseCopiesMatchingHeaders(t *testing.T) {
 	in := "INVITE sip:100@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:+4930@x>;tag=1\r\n" +
 		"To: <sip:100@x>\r\nCall-ID: abc\r\nCSeq: x INVITE\r\nSubject: hello\r\n\r\nbody"
-	out := string(badRequest([]byte(in)))
+	out := string(rejectResponse([]byte(in), Verdict{Status: 400, Reason: "Bad Request"}))
 	assert.True(t, strings.HasPrefix(out, "SIP/2.0 400 Bad Request\r\n"))
 	for _, h := range []string{"Via: SIP/2.0/UDP h;branch=z9hG4bK1", "Call-ID: abc", "CSeq: x INVITE", "To: <sip:100@x>"} {
 		assert.Contains(t, out, h+"\r\n")
@@ -146,4 +146,13 @@ func TestCheckOnlyConfiguredAlgorithms(t *testing.T) {
 	require.Len(t, shaOnly.Challenges(false), 1)
 	_, res := shaOnly.Check("REGISTER", md5Answer)
 	assert.Equal(t, AuthFailed, res, "an MD5 answer is refused where only SHA-256 is configured")
+}
+
+func TestRejectResponseCarriesUnsupportedAndAccept(t *testing.T) {
+	in := "INVITE sip:100@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: abc\r\nCSeq: 1 INVITE\r\n\r\n"
+	out := string(rejectResponse([]byte(in), Verdict{Status: 420, Reason: "Bad Extension", Unsupported: "foo, bar"}))
+	assert.True(t, strings.HasPrefix(out, "SIP/2.0 420 Bad Extension\r\n"))
+	assert.Contains(t, out, "Unsupported: foo, bar\r\n")
+	out = string(rejectResponse([]byte(in), Verdict{Status: 415, Reason: "Unsupported Media Type", Accept: "application/sdp"}))
+	assert.Contains(t, out, "Accept: application/sdp\r\n")
 }

@@ -255,10 +255,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-// readFilter runs before sipgo parses a message. sipgo drops unparsable UDP
-// datagrams silently and logs them whole (caller numbers included), so we
-// parse here first: a broken request gets a 400 from us, is logged at most
-// once a second without its content, and never reaches sipgo.
+// readFilter runs before sipgo parses a message. It bans flooding sources
+// and ignores scanners (all transports); on UDP it runs Sanity (RFC 3261
+// and RFC 4475 rules sipgo does not enforce): refused requests get their
+// status from us (sipgo sends no 400 on UDP), are logged at most once a
+// second without their content (sipgo logs them whole, caller numbers
+// included), and never reach sipgo.
 func (s *Server) readFilter(info sip.TransportReadProps, data []byte) ([]byte, error) {
 	udp := strings.EqualFold(info.Transport, "udp")
 	src := netAddr(info.RemoteAddr)
@@ -281,13 +283,14 @@ func (s *Server) readFilter(info sip.TransportReadProps, data []byte) ([]byte, e
 	if !udp || len(data) <= 4 {
 		return data, nil // keep-alives; TCP framing is sipgo's stream parser's
 	}
-	if _, err := sip.NewParser().ParseSIP(data); err == nil {
+	v := Sanity(data, DefaultMaxMessageSize)
+	if v.Status == 0 && !v.Drop {
 		return data, nil
-	} else {
-		s.parseLog.Warn().Str("source", info.RemoteAddr.String()).Str("error", firstLine(err.Error())).Msg("unparsable SIP message dropped")
 	}
-	if conn := s.udp[info.LocalAddr.String()]; conn != nil && !isResponse(data) {
-		_, _ = conn.WriteTo(badRequest(data), info.RemoteAddr)
+	s.parseLog.Warn().Str("source", info.RemoteAddr.String()).Int("status", v.Status).Str("problem", firstLine(v.Reason)).
+		Msg("SIP message refused before parsing")
+	if conn := s.udp[info.LocalAddr.String()]; conn != nil && !v.Drop {
+		_, _ = conn.WriteTo(rejectResponse(data, v), info.RemoteAddr)
 	}
 	return nil, nil
 }
@@ -300,13 +303,12 @@ func firstLine(s string) string {
 	return s
 }
 
-func isResponse(data []byte) bool { return len(data) >= 8 && string(data[:8]) == "SIP/2.0 " }
-
-// badRequest builds a 400 for an unparsable request, copying the headers a
-// client needs to match it (Via, From, To, Call-ID, CSeq) as they were.
-func badRequest(data []byte) []byte {
+// rejectResponse builds the answer to a request Sanity refused, copying the
+// headers a client needs to match it (Via, From, To, Call-ID, CSeq) as
+// they were, plus Unsupported (420) or Accept (415, 406).
+func rejectResponse(data []byte, v Verdict) []byte {
 	var b strings.Builder
-	b.WriteString("SIP/2.0 400 Bad Request\r\n")
+	fmt.Fprintf(&b, "SIP/2.0 %d %s\r\n", v.Status, v.Reason)
 	head, _, _ := strings.Cut(string(data), "\r\n\r\n")
 	for i, line := range strings.Split(head, "\n") {
 		line = strings.TrimRight(line, "\r")
@@ -322,6 +324,12 @@ func badRequest(data []byte) []byte {
 			b.WriteString(line)
 			b.WriteString("\r\n")
 		}
+	}
+	if v.Unsupported != "" {
+		b.WriteString("Unsupported: " + v.Unsupported + "\r\n")
+	}
+	if v.Accept != "" {
+		b.WriteString("Accept: " + v.Accept + "\r\n")
 	}
 	b.WriteString("Server: Callwerk\r\nContent-Length: 0\r\n\r\n")
 	return []byte(b.String())

@@ -25,6 +25,7 @@ import (
 	"github.com/callwerk/callwerk/internal/logging"
 	"github.com/callwerk/callwerk/internal/testlog"
 	"github.com/callwerk/callwerk/loadtest"
+	sipedge "github.com/callwerk/callwerk/sip"
 )
 
 // Media port ranges per test package: packages run in parallel processes.
@@ -742,4 +743,57 @@ func TestFloodBanAndScanner(t *testing.T) {
 	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{})
 	call(t, n, newMember(t), "100") // the trunk (127.0.0.1) is exempt and unaffected
 	waitAnswered(t, agent, 3*time.Second)
+}
+
+// The RFC 4475 torture messages that the sanity check refuses get their
+// status from the running server over UDP (dropped ones get no answer), and
+// the server answers a valid OPTIONS afterwards. Messages the check passes
+// on are not sent: sipgo would answer them at their Via hosts, which are
+// not on loopback.
+func TestTortureMessagesOverUDP(t *testing.T) {
+	n := startNode(t, nil)
+	files, err := filepath.Glob("../../sip/testdata/rfc4475/*/*.dat")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 49)
+	conn, err := net.Dial("udp", n.udp)
+	require.NoError(t, err)
+	defer conn.Close()
+	buf := make([]byte, 8192)
+	sent := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		v := sipedge.Sanity(data, sipedge.DefaultMaxMessageSize)
+		if v.Status == 0 && !v.Drop {
+			continue
+		}
+		sent++
+		_, err = conn.Write(data)
+		require.NoError(t, err, f)
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(500*time.Millisecond)))
+		k, err := conn.Read(buf)
+		if v.Drop {
+			assert.Error(t, err, "%s is dropped without an answer", filepath.Base(f))
+			continue
+		}
+		require.NoError(t, err, "%s: no answer", filepath.Base(f))
+		assert.True(t, strings.HasPrefix(string(buf[:k]), fmt.Sprintf("SIP/2.0 %d ", v.Status)),
+			"%s: want %d, got %q", filepath.Base(f), v.Status, firstLineOf(buf[:k]))
+	}
+	assert.GreaterOrEqual(t, sent, 30, "most torture messages are refused or dropped")
+
+	ok := "OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5099;rport;branch=z9hG4bKafter\r\n" +
+		"From: <sip:probe@127.0.0.1>;tag=a\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: after-torture\r\nCSeq: 1 OPTIONS\r\n" +
+		"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	_, err = conn.Write([]byte(ok))
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(2*time.Second)))
+	k, err := conn.Read(buf)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(buf[:k]), "SIP/2.0 200 "), "the server still answers")
+}
+
+func firstLineOf(b []byte) string {
+	s, _, _ := strings.Cut(string(b), "\r\n")
+	return s
 }
