@@ -87,6 +87,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(sip.StatusForbidden, "Forbidden: not a trunk")
 		return
 	}
+	if s.cfg.MaxCalls > 0 && s.callCount.Load() >= int64(s.cfg.MaxCalls) || s.newCall != nil && !s.newCall.Allow() {
+		r := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: too many calls", nil)
+		r.AppendHeader(sip.NewHeader("Retry-After", "1"))
+		_ = tx.Respond(r)
+		return
+	}
 	num, ok := s.cfg.Numbers[req.Recipient.User]
 	if !ok {
 		respond(sip.StatusNotFound, "Not Found")

@@ -101,6 +101,24 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	}
 
 	callID := req.CallID().Value()
+	if max := s.cfg.MaxRegistrations; max > 0 {
+		known := map[string]bool{}
+		for _, b := range s.loc.Lookup(user) {
+			known[b.Contact.String()] = true
+		}
+		n := len(known)
+		for _, c := range contacts {
+			exp, ok := c.Params.Get("expires")
+			removing := exp == "0" || !ok && defaultExp == 0
+			if !known[c.Address.String()] && !removing {
+				n++
+			}
+		}
+		if n > max {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden: too many registrations", nil))
+			return
+		}
+	}
 	for _, c := range contacts {
 		exp := defaultExp
 		if v, ok := c.Params.Get("expires"); ok {

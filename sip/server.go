@@ -15,6 +15,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/callwerk/callwerk/acd"
 	"github.com/callwerk/callwerk/internal/pseudo"
@@ -64,6 +65,10 @@ type Config struct {
 	NonceKey  []byte            // signs digest nonces; empty = random
 	// PauseReasons are the reasons *22N picks from (N from 1).
 	PauseReasons []string
+
+	MaxCalls         int // member calls at once; 0 = no limit
+	MaxCallRate      int // new member calls per second; 0 = no limit
+	MaxRegistrations int // devices per agent; 0 = no limit
 }
 
 // Timeouts of the edge.
@@ -92,6 +97,7 @@ type Server struct {
 	auth    *Authenticator
 	lockout *Lockout
 	flood   *FloodLimiter
+	newCall *rate.Limiter // nil: no limit on new calls per second
 	loc     *Location
 
 	conns     []io.Closer // bound sockets, served by Serve
@@ -120,6 +126,9 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 		parseLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second}),
 	}
 	s.lockout = NewLockout()
+	if cfg.MaxCallRate > 0 {
+		s.newCall = rate.NewLimiter(rate.Limit(cfg.MaxCallRate), cfg.MaxCallRate)
+	}
 	s.flood = NewFloodLimiter(func(a netip.Addr) bool { return s.trunkAddr(a) })
 	s.auth = NewAuthenticator(cfg.Realm, cfg.Digest, cfg.NonceKey, func(u string) (string, bool) {
 		p, ok := cfg.Agents[u]

@@ -184,8 +184,10 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 		Realm:        cfg.SIP.Realm,
 		Digest:       cfg.SIP.DigestAlgorithms,
 		PauseReasons: cfg.PauseReasons,
-		Numbers:      make(map[string]sip.Number, len(cfg.Numbers)),
-		Agents:       make(map[string]string, len(cfg.Agents)),
+		MaxCalls:     cfg.SIP.MaxCalls, MaxCallRate: cfg.SIP.MaxCallRate,
+		MaxRegistrations: cfg.SIP.MaxRegistrations,
+		Numbers:          make(map[string]sip.Number, len(cfg.Numbers)),
+		Agents:           make(map[string]string, len(cfg.Agents)),
 	}
 	if cfg.Privacy.PseudonymKey != "" {
 		sc.NonceKey = []byte("nonce:" + cfg.Privacy.PseudonymKey)

@@ -797,3 +797,44 @@ func firstLineOf(b []byte) string {
 	s, _, _ := strings.Cut(string(b), "\r\n")
 	return s
 }
+
+// Admission limits: max_calls and max_call_rate answer 503 with
+// Retry-After; max_registrations refuses one device too many.
+func TestAdmissionLimits(t *testing.T) {
+	n := startNode(t, func(c *config.Config) {
+		c.SIP.MaxCalls = 1
+		c.SIP.MaxRegistrations = 2
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	registerAgent(t, n, "1001", loadtest.AgentOptions{NeverAnswer: true})
+	second, err := loadtest.NewPhone("1001")
+	require.NoError(t, err)
+	defer second.Close()
+	res, err := second.Register(ctx, n.udp, password, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, 200, res.StatusCode, "a second device is allowed")
+	third, err := loadtest.NewPhone("1001")
+	require.NoError(t, err)
+	defer third.Close()
+	res, err = third.Register(ctx, n.udp, password, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, 403, res.StatusCode, "a third device is one too many")
+	res, err = second.Register(ctx, n.udp, password, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, 200, res.StatusCode, "refreshing a known device is fine")
+
+	call(t, n, newMember(t), "100") // the one call allowed
+	_, err = newMember(t).Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "100", From: "+4930333"})
+	assert.ErrorContains(t, err, "503", "max_calls reached")
+}
+
+func TestCallRateLimit(t *testing.T) {
+	n := startNode(t, func(c *config.Config) { c.SIP.MaxCallRate = 1 })
+	registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	call(t, n, newMember(t), "100")
+	_, err := newMember(t).Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "100", From: "+4930444"})
+	assert.ErrorContains(t, err, "503", "a second new call within the same second is refused")
+}

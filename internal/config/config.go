@@ -76,7 +76,23 @@ type SIP struct {
 	// DigestAlgorithms are the challenges sent to phones, most preferred
 	// first (RFC 8760): "SHA-256" and/or "MD5"; default DefaultDigestAlgorithms.
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
+	// MaxCalls is the most member calls this node carries at once; more get
+	// 503 with Retry-After. 0 = no limit; default DefaultMaxCalls.
+	MaxCalls int `yaml:"max_calls"`
+	// MaxCallRate is the most new member calls per second this node
+	// accepts; more get 503 with Retry-After. 0 = no limit (the default).
+	MaxCallRate int `yaml:"max_call_rate,omitempty"`
+	// MaxRegistrations is the most devices one agent may register at once;
+	// default DefaultMaxRegistrations.
+	MaxRegistrations int `yaml:"max_registrations"`
 }
+
+// Defaults and limits of the SIP admission keys.
+const (
+	DefaultMaxCalls         = 2000
+	DefaultMaxRegistrations = 5
+	MaxMaxRegistrations     = 100
+)
 
 // Media configures the RTP relay.
 type Media struct {

@@ -20,6 +20,12 @@ func (c *Config) ApplyDefaults() {
 	if c.SIP.Realm == "" {
 		c.SIP.Realm = DefaultRealm
 	}
+	if c.SIP.MaxCalls == 0 {
+		c.SIP.MaxCalls = DefaultMaxCalls // restoreZeros keeps an explicit 0 (no limit)
+	}
+	if c.SIP.MaxRegistrations == 0 {
+		c.SIP.MaxRegistrations = DefaultMaxRegistrations
+	}
 	if len(c.SIP.DigestAlgorithms) == 0 {
 		c.SIP.DigestAlgorithms = append([]string(nil), DefaultDigestAlgorithms...)
 	}

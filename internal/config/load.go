@@ -292,6 +292,9 @@ func (w *walker) follow(n *yaml.Node) (target *yaml.Node, leave func(), ok bool)
 // restoreZeros puts back durations written as 0 in the file, which
 // ApplyDefaults took for absent: in a file, 0s means zero.
 func (w *walker) restoreZeros(c *Config) {
+	if w.zero["sip.max_calls"] {
+		c.SIP.MaxCalls = 0
+	}
 	if w.zero["media.quarantine"] {
 		c.Media.Quarantine = 0
 	}

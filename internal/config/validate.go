@@ -119,6 +119,15 @@ func (v *validator) sip(s SIP) {
 		// The realm goes into WWW-Authenticate as a quoted string.
 		v.add("sip.realm", "must not contain quotes, backslashes or control characters")
 	}
+	if s.MaxCalls < 0 {
+		v.add("sip.max_calls", "must be 0 (no limit) or more (got %d)", s.MaxCalls)
+	}
+	if s.MaxCallRate < 0 {
+		v.add("sip.max_call_rate", "must be 0 (no limit) or more (got %d)", s.MaxCallRate)
+	}
+	if s.MaxRegistrations < 0 || s.MaxRegistrations > MaxMaxRegistrations {
+		v.add("sip.max_registrations", "must be between 1 and %d (got %d)", MaxMaxRegistrations, s.MaxRegistrations)
+	}
 	if len(s.DigestAlgorithms) == 0 {
 		v.add("sip.digest_algorithms", "must name at least one of SHA-256, MD5")
 	}
