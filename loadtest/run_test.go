@@ -38,18 +38,8 @@ func startNode(t *testing.T, agents int) string {
 	require.NoError(t, cfg.Validate())
 	a, err := app.New(cfg, zerolog.Nop())
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(15 * time.Second):
-			t.Error("node did not stop")
-		}
-	})
+	stop := a.Start()
+	t.Cleanup(func() { assert.NoError(t, stop(15*time.Second)) })
 	for _, l := range a.SIPAddrs() {
 		if l.Network == "udp" {
 			return l.Addr

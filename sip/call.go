@@ -74,9 +74,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// (sipgo would send it only after 200 ms).
 	respond(sip.StatusTrying, "Trying")
 	if s.draining.Load() {
-		r := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil)
-		r.AppendHeader(sip.NewHeader("Retry-After", RetryAfter))
-		_ = tx.Respond(r)
+		refuseRetry(req, tx, "Service Unavailable", RetryAfter)
 		return
 	}
 	if IsFeatureCode(req.Recipient.User) {
@@ -88,9 +86,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if s.cfg.MaxCalls > 0 && s.callCount.Load() >= int64(s.cfg.MaxCalls) || s.newCall != nil && !s.newCall.Allow() {
-		r := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: too many calls", nil)
-		r.AppendHeader(sip.NewHeader("Retry-After", "1"))
-		_ = tx.Respond(r)
+		refuseRetry(req, tx, "Service Unavailable: too many calls", "1")
 		return
 	}
 	num, ok := s.cfg.Numbers[req.Recipient.User]
@@ -176,6 +172,13 @@ type legStats media.LegStats
 
 func (s legStats) MarshalZerologObject(e *zerolog.Event) {
 	e.Uint64("rx", s.RxPackets).Uint64("tx", s.TxPackets).Uint64("dropped", s.Dropped).Uint64("played", s.PlayedFrames)
+}
+
+// refuseRetry answers 503 with a Retry-After of retryAfter seconds.
+func refuseRetry(req *sip.Request, tx sip.ServerTransaction, reason, retryAfter string) {
+	r := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, reason, nil)
+	r.AppendHeader(sip.NewHeader("Retry-After", retryAfter))
+	_ = tx.Respond(r)
 }
 
 func (s *Server) track(sipCallID string, c *call) {

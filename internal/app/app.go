@@ -233,6 +233,28 @@ func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, `{"status":"bus disconnected"}`)
 }
 
+// Start runs the node in the background. The returned stop ends it and
+// returns Run's result, or an error if it has not stopped within timeout;
+// calling stop again returns the same result.
+func (a *App) Start() (stop func(timeout time.Duration) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	var once sync.Once
+	var err error
+	return func(timeout time.Duration) error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(timeout):
+				err = fmt.Errorf("node did not stop within %s", timeout)
+			}
+		})
+		return err
+	}
+}
+
 // Run serves until ctx ends, then drains calls and stops every part in
 // order: SIP (hangs up calls), HTTP, ACD, relay, bus.
 func (a *App) Run(ctx context.Context) error {

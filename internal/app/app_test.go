@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,21 +69,8 @@ func startNode(t *testing.T, edit func(*config.Config)) *node {
 	require.NoError(t, err)
 	a, err := New(cfg, log.Level(zerolog.DebugLevel))
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				assert.NoError(t, err)
-			case <-time.After(15 * time.Second):
-				t.Error("node did not stop")
-			}
-		})
-	}
+	stopNode := a.Start()
+	stop := func() { assert.NoError(t, stopNode(15*time.Second)) }
 	t.Cleanup(func() {
 		stop()
 		if t.Failed() {

@@ -43,17 +43,9 @@ func startCallwerkUDPTCP(t *testing.T) (string, string, *testlog.Buffer) {
 	require.NoError(t, err)
 	a, err := app.New(cfg, log)
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
+	stop := a.Start()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(15 * time.Second):
-			t.Error("callwerk did not stop")
-		}
+		require.NoError(t, stop(15*time.Second))
 		if t.Failed() {
 			t.Logf("callwerk log:\n%s", logs.String())
 		}
