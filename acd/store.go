@@ -12,7 +12,9 @@ import (
 //
 // A store may run an update's fn more than once (optimistic transactions
 // retry on a conflict): fn must set everything it reports on every run and
-// keep nothing from an earlier one. Snapshots are ordered: agents by ID,
+// keep nothing from an earlier one. Every write adds one to the Version of
+// each record it changes, before fn runs, so fn sees (and may report) the
+// version being written. Snapshots are ordered: agents by ID,
 // calls by Enqueued, then ID.
 type Store interface {
 	// PutAgent creates or replaces an agent's configuration (ID, Queues, Skills),
@@ -33,6 +35,27 @@ type Store interface {
 	// the agent it was offered to (nil if none) in the same step; fn's error
 	// aborts and leaves the call in place.
 	RemoveCall(ctx context.Context, c CallID, fn func(*Call, *Agent) error) error
+
+	// RenewNode records or extends a node's lease.
+	RenewNode(ctx context.Context, n NodeInfo) error
+	// Nodes returns every node with a lease, expired ones included, by name.
+	Nodes(ctx context.Context) ([]NodeInfo, error)
+	// RemoveNode deletes a node's lease if it is still n (not renewed since).
+	RemoveNode(ctx context.Context, n NodeInfo) error
+}
+
+// NodeInfo is a node's lease in the store: the node is alive, and its
+// reservations hold, until Expires. It renews the lease well before then;
+// a node that finds another's lease expired takes over what it left.
+type NodeInfo struct {
+	Name    string
+	SIP     string // where other nodes send INVITEs for this node's agents, "udp:HOST:PORT"
+	Expires time.Time
+}
+
+// Equal reports whether two leases are the same.
+func (n NodeInfo) Equal(o NodeInfo) bool {
+	return n.Name == o.Name && n.SIP == o.SIP && n.Expires.Equal(o.Expires)
 }
 
 // Clock is the ACD's time source, fakeable in tests.

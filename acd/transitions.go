@@ -21,7 +21,7 @@ import (
 
 // settle makes an agent whose call (or offer) is over free again.
 func settle(a *Agent, now time.Time) {
-	a.Call, a.Since = "", now
+	a.Call, a.CallNode, a.Fence, a.Since = "", "", 0, now
 	switch {
 	case !a.Online && a.Lost:
 		a.State = Unreachable
@@ -40,7 +40,9 @@ func Reserve(a *Agent, c *Call, now time.Time) error {
 	if a.State != Available || now.Before(a.RestUntil) || c.Agent != "" {
 		return ErrConflict
 	}
+	c.Fence++
 	a.State, a.Since, a.Call = Reserved, now, c.ID
+	a.CallNode, a.Fence = c.Node, c.Fence
 	c.Agent = a.ID
 	return nil
 }
@@ -149,6 +151,20 @@ func SetPresence(a *Agent, p Presence, node string, now time.Time) (changed bool
 		}
 	}
 	return a.State != old
+}
+
+// Release frees an agent whose offer, call or wrap-up belonged to a node
+// that died: no one else will end it. It reports whether anything changed.
+func Release(a *Agent, now time.Time) bool {
+	switch a.State {
+	case Reserved:
+	case OnCall, WrapUp:
+		a.IdleSince = now
+	default:
+		return false
+	}
+	settle(a, now)
+	return true
 }
 
 // Recover applies a restart of the node that held the agent's devices: its

@@ -105,6 +105,17 @@ type Agent struct {
 	// (see docs/privacy in the dashboard work).
 	Answered int
 	TalkTime time.Duration
+
+	// CallNode is the node that holds the member call of the current offer
+	// or conversation; if that node dies, another one frees the agent.
+	CallNode string
+	// Fence identifies the current reservation: the call's offer count at
+	// Reserve. An update on behalf of an offer whose fence is no longer
+	// the agent's (the offer was reclaimed meanwhile) is refused.
+	Fence uint64
+	// Version counts the record's writes; the store sets it. Nodes' views
+	// keep the highest version they have seen of each record.
+	Version uint64
 }
 
 // Serves reports whether the agent takes calls of queue q.
@@ -134,6 +145,8 @@ type Call struct {
 	Agent    AgentID   // set while the call is offered to an agent
 	Tried    []AgentID // agents already offered this call, least recently first
 	Node     string    // the node that holds the member's call
+	Fence    uint64    // offers made so far; the current offer's fencing token
+	Version  uint64    // the record's writes; the store sets it
 }
 
 // Clone returns a deep copy.

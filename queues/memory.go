@@ -18,11 +18,16 @@ type Memory struct {
 	mu     sync.Mutex
 	agents map[acd.AgentID]*acd.Agent
 	calls  map[acd.CallID]*acd.Call
+	nodes  map[string]acd.NodeInfo
 }
 
 // NewMemory returns an empty store.
 func NewMemory() *Memory {
-	return &Memory{agents: make(map[acd.AgentID]*acd.Agent), calls: make(map[acd.CallID]*acd.Call)}
+	return &Memory{
+		agents: make(map[acd.AgentID]*acd.Agent),
+		calls:  make(map[acd.CallID]*acd.Call),
+		nodes:  make(map[string]acd.NodeInfo),
+	}
 }
 
 // PutAgent creates an agent or updates its queues, keeping its state.
@@ -31,9 +36,11 @@ func (m *Memory) PutAgent(_ context.Context, a acd.Agent) error {
 	defer m.mu.Unlock()
 	if old, ok := m.agents[a.ID]; ok {
 		old.Configure(a)
+		old.Version++
 		return nil
 	}
 	c := a.Clone()
+	c.Version = 1
 	m.agents[a.ID] = &c
 	return nil
 }
@@ -59,6 +66,7 @@ func (m *Memory) UpdateAgent(_ context.Context, id acd.AgentID, fn func(*acd.Age
 		return acd.Agent{}, fmt.Errorf("agent %s: %w", id, acd.ErrNotFound)
 	}
 	c := a.Clone()
+	c.Version++
 	if err := fn(&c); err != nil {
 		return acd.Agent{}, err
 	}
@@ -74,6 +82,7 @@ func (m *Memory) AddCall(_ context.Context, c acd.Call) error {
 		return fmt.Errorf("call %s: %w", c.ID, acd.ErrConflict)
 	}
 	cc := c.Clone()
+	cc.Version = 1
 	m.calls[c.ID] = &cc
 	return nil
 }
@@ -105,6 +114,7 @@ func (m *Memory) UpdateCallAgent(_ context.Context, cid acd.CallID, aid acd.Agen
 		return fmt.Errorf("call %s: %w", cid, acd.ErrNotFound)
 	}
 	cc := c.Clone()
+	cc.Version++
 	var a *acd.Agent
 	var ac acd.Agent
 	if aid != "" {
@@ -112,6 +122,7 @@ func (m *Memory) UpdateCallAgent(_ context.Context, cid acd.CallID, aid acd.Agen
 			return fmt.Errorf("agent %s: %w", aid, acd.ErrNotFound)
 		}
 		ac = a.Clone()
+		ac.Version++
 	}
 	pa := &ac
 	if a == nil {
@@ -144,6 +155,7 @@ func (m *Memory) RemoveCall(_ context.Context, cid acd.CallID, fn func(*acd.Call
 	var ac acd.Agent
 	if a != nil {
 		ac = a.Clone()
+		ac.Version++
 		pa = &ac
 	}
 	if fn != nil {
@@ -154,6 +166,36 @@ func (m *Memory) RemoveCall(_ context.Context, cid acd.CallID, fn func(*acd.Call
 	delete(m.calls, cid)
 	if a != nil {
 		*a = ac
+	}
+	return nil
+}
+
+// RenewNode records or extends a node's lease.
+func (m *Memory) RenewNode(_ context.Context, n acd.NodeInfo) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nodes[n.Name] = n
+	return nil
+}
+
+// Nodes returns every node with a lease, ordered by name.
+func (m *Memory) Nodes(context.Context) ([]acd.NodeInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]acd.NodeInfo, 0, len(m.nodes))
+	for _, n := range m.nodes {
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(x, y acd.NodeInfo) int { return strings.Compare(x.Name, y.Name) })
+	return out, nil
+}
+
+// RemoveNode deletes a node's lease if it is still n.
+func (m *Memory) RemoveNode(_ context.Context, n acd.NodeInfo) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur, ok := m.nodes[n.Name]; ok && cur.Equal(n) {
+		delete(m.nodes, n.Name)
 	}
 	return nil
 }

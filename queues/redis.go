@@ -24,27 +24,26 @@ import (
 //	P call:<id>    string  JSON of acd.Call
 //	P agents       set     IDs of all agents
 //	P calls        set     IDs of all calls
+//	P nodes        hash    node name -> JSON of acd.NodeInfo (the node leases)
 //
-// A record and its ID's membership in the set are always written in the
-// same MULTI/EXEC, so the sets list exactly the records that exist. One key
-// per record (not one hash for all agents) keeps WATCH narrow: a reservation
-// conflicts only with writes to its own call and agent. The sets let a
-// snapshot read every record in two round trips (SMEMBERS, then pipelined
-// MGETs), whatever the number of records. With Redis Cluster, put a hash tag
-// in the prefix ("{callwerk}:") so all keys share one slot: transactions and
-// MGET span several keys.
+// A record and its ID's membership in the set are always written by the
+// same script, so the sets list exactly the records that exist. The sets
+// let a snapshot read every record in two round trips (SMEMBERS, then
+// pipelined MGETs), whatever the number of records. With Redis Cluster, put
+// a hash tag in the prefix ("{callwerk}:") so all keys share one slot:
+// scripts and MGET span several keys.
 //
-// Transactions are optimistic: WATCH the record(s), read them, run the
-// caller's fn on decoded copies, then write in MULTI/EXEC, which Redis
-// refuses if a watched key changed meanwhile; then everything is read and
-// decided again, at most RedisAttempts times. We do not use Lua: the rules of
-// which transition is legal live in one place, the Go functions of package
-// acd (Reserve, Connect, ...), which fn applies. A script would repeat them
-// in a second language, and the two copies would drift. The price is a round
-// trip or two more per update and retries under contention, which at ACD
-// rates (a few updates per call) is cheap. Because of retries, fn may run
-// more than once per call of a Store method: each run gets fresh copies and
-// only the last one's result is written.
+// Updates are optimistic and take two round trips: read the record(s) with
+// GET or MGET, run the caller's fn on decoded copies, then commit with one
+// Lua script (casScript) that writes only if every record read still holds
+// exactly the bytes read; else everything is read and decided again, at
+// most RedisAttempts times. So reserving an (agent, call) pair is atomic
+// and two nodes never hand out the same agent or call. The script compares
+// and writes bytes and knows no ACD rules: which transition is legal lives
+// in one place, the Go functions of package acd (Reserve, Connect, ...),
+// which fn applies. Because of retries, fn may run more than once per call
+// of a Store method: each run gets fresh copies and only the last one's
+// result is written.
 //
 // Limits to know: a record round-trips through JSON, so times come back
 // without their monotonic reading and with a fixed or local zone (equal as
@@ -52,7 +51,10 @@ import (
 // does not know when it rewrites a record (upgrade all nodes before relying
 // on a new field). Redis replication is asynchronous: after a Sentinel or
 // Cluster failover, acknowledged writes (a reservation, its release) can be
-// lost; this store has no reservation TTL or fencing token of its own.
+// lost. The ACD bounds the damage with node leases (NodeInfo: a dead node's
+// reservations are released when its lease runs out) and fencing tokens
+// (Agent.Fence: an update for an offer that is no longer the agent's
+// current one is refused).
 
 // RedisAttempts bounds the optimistic retries of one state change; after
 // that many lost races the change fails with acd.ErrConflict.
@@ -77,12 +79,13 @@ type Redis struct {
 	prefix    string
 	agentsKey string
 	callsKey  string
+	nodesKey  string
 }
 
 // NewRedis returns a store that keeps its keys under prefix in c. The store
 // owns c from then on: Close closes it.
 func NewRedis(c redis.UniversalClient, prefix string) *Redis {
-	return &Redis{c: c, prefix: prefix, agentsKey: prefix + "agents", callsKey: prefix + "calls"}
+	return &Redis{c: c, prefix: prefix, agentsKey: prefix + "agents", callsKey: prefix + "calls", nodesKey: prefix + "nodes"}
 }
 
 // OpenRedis connects to the server at rawURL (redis://[user:password@]host:port/db,
@@ -143,27 +146,69 @@ func stripURL(rawURL string, err error) error {
 func (r *Redis) agentKey(id acd.AgentID) string { return r.prefix + agentInfix + string(id) }
 func (r *Redis) callKey(id acd.CallID) string   { return r.prefix + callInfix + string(id) }
 
-// final marks an error that a transaction returns as it is: fn's own error,
-// or not found. Other errors of a transaction body get the operation as
-// context; redis.TxFailedErr means "retry".
-type final struct{ err error }
+// casScript commits one optimistic update. KEYS are n record keys followed
+// by the n ID sets they belong to; ARGV are the n values read ("" = absent),
+// the n values to write ("" = delete), and the n IDs. It writes nothing and
+// returns 0 if any record changed since it was read.
+var casScript = redis.NewScript(`
+local n = #KEYS / 2
+for i = 1, n do
+  local cur = redis.call('GET', KEYS[i])
+  if cur == false then cur = '' end
+  if cur ~= ARGV[i] then return 0 end
+end
+for i = 1, n do
+  local new = ARGV[n + i]
+  if new == '' then
+    redis.call('DEL', KEYS[i])
+    redis.call('SREM', KEYS[n + i], ARGV[2 * n + i])
+  else
+    redis.call('SET', KEYS[i], new)
+    if ARGV[i] == '' then redis.call('SADD', KEYS[n + i], ARGV[2 * n + i]) end
+  end
+end
+return 1
+`)
 
-func (f final) Error() string { return f.err.Error() }
+// write is one record of an optimistic update: its key, the ID set it
+// belongs to and its ID there, the bytes read ("" = absent) and the bytes to
+// write ("" = delete).
+type write struct {
+	key, set, id string
+	old, new     string
+}
 
-// update runs body under WATCH of keys until it commits, fails, or has lost
-// RedisAttempts races. body may WATCH more keys through tx before reading
-// them and must write with tx.TxPipelined.
-func (r *Redis) update(ctx context.Context, what string, keys []string, body func(tx *redis.Tx) error) error {
+// update runs step, which reads records (one round trip) and returns the
+// writes it decided on, and commits them with casScript, until the commit
+// holds, step fails, or RedisAttempts commits have lost a race. step's
+// errors are returned as they are.
+func (r *Redis) update(ctx context.Context, what string, step func() ([]write, error)) error {
 	for attempt := 1; ; attempt++ {
-		err := r.c.Watch(ctx, body, keys...)
-		var f final
+		ws, err := step()
+		if err != nil {
+			return err
+		}
+		keys := make([]string, 0, 2*len(ws))
+		args := make([]any, 0, 3*len(ws))
+		for _, w := range ws {
+			keys = append(keys, w.key)
+		}
+		for _, w := range ws {
+			keys = append(keys, w.set)
+			args = append(args, w.old)
+		}
+		for _, w := range ws {
+			args = append(args, w.new)
+		}
+		for _, w := range ws {
+			args = append(args, w.id)
+		}
+		ok, err := casScript.Run(ctx, r.c, keys, args...).Int()
 		switch {
-		case err == nil:
-			return nil
-		case errors.As(err, &f):
-			return f.err
-		case !errors.Is(err, redis.TxFailedErr):
+		case err != nil:
 			return fmt.Errorf("redis %s: %w", what, err)
+		case ok == 1:
+			return nil
 		case attempt == RedisAttempts:
 			return fmt.Errorf("%s: lost %d races: %w", what, attempt, acd.ErrConflict)
 		}
@@ -186,6 +231,25 @@ func sleepJitter(ctx context.Context, attempt int) error {
 	}
 }
 
+// read returns the raw values of keys ("" for a missing key), in one round trip.
+func (r *Redis) read(ctx context.Context, what string, keys ...string) ([]string, error) {
+	vals, err := r.c.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis %s: %w", what, err)
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		switch v := v.(type) {
+		case nil:
+		case string:
+			out[i] = v
+		default:
+			return nil, fmt.Errorf("redis %s: %s: unexpected reply %T", what, keys[i], v)
+		}
+	}
+	return out, nil
+}
+
 // decode unmarshals a record read with GET or MGET (a string, or nil if
 // the key is missing). ok is false for a missing key.
 func decode[T any](key string, v any) (rec T, ok bool, err error) {
@@ -202,60 +266,57 @@ func decode[T any](key string, v any) (rec T, ok bool, err error) {
 	return rec, true, nil
 }
 
-// getAgent reads an agent inside a transaction; ok is false if it is missing.
-func getAgent(ctx context.Context, tx *redis.Tx, key string, id acd.AgentID) (acd.Agent, bool, error) {
-	v, err := tx.Get(ctx, key).Result()
-	if errors.Is(err, redis.Nil) {
-		return acd.Agent{}, false, nil
+// decodeRaw is decode for a value from read: "" is a missing key.
+func decodeRaw[T any](key, raw string) (T, bool, error) {
+	if raw == "" {
+		var zero T
+		return zero, false, nil
 	}
-	if err != nil {
-		return acd.Agent{}, false, err
-	}
-	return decode[acd.Agent](key, v)
+	return decode[T](key, raw)
 }
 
-func encode(key string, v any) ([]byte, error) {
+func encode(key string, v any) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", key, err)
+		return "", fmt.Errorf("encode %s: %w", key, err)
 	}
-	return b, nil
+	return string(b), nil
 }
 
 func agentNotFound(id acd.AgentID) error {
-	return final{fmt.Errorf("agent %s: %w", id, acd.ErrNotFound)}
+	return fmt.Errorf("agent %s: %w", id, acd.ErrNotFound)
 }
 
 func callNotFound(id acd.CallID) error {
-	return final{fmt.Errorf("call %s: %w", id, acd.ErrNotFound)}
+	return fmt.Errorf("call %s: %w", id, acd.ErrNotFound)
 }
 
 // PutAgent creates an agent or updates its configuration (queues, skills),
 // keeping its state.
 func (r *Redis) PutAgent(ctx context.Context, a acd.Agent) error {
 	key := r.agentKey(a.ID)
-	return r.update(ctx, "put agent "+string(a.ID), []string{key}, func(tx *redis.Tx) error {
-		old, ok, err := getAgent(ctx, tx, key, a.ID)
+	what := "put agent " + string(a.ID)
+	return r.update(ctx, what, func() ([]write, error) {
+		raw, err := r.read(ctx, what, key)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		rec := a
+		old, ok, err := decodeRaw[acd.Agent](key, raw[0])
+		if err != nil {
+			return nil, err
+		}
+		rec := a.Clone()
+		rec.Version = 1
 		if ok {
 			old.Configure(a)
+			old.Version++
 			rec = old
 		}
 		b, err := encode(key, rec)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, key, b, 0)
-			if !ok {
-				p.SAdd(ctx, r.agentsKey, string(a.ID))
-			}
-			return nil
-		})
-		return err
+		return []write{{key: key, set: r.agentsKey, id: string(a.ID), old: raw[0], new: b}}, nil
 	})
 }
 
@@ -331,30 +392,30 @@ func snapshot[T any](ctx context.Context, r *Redis, set, keyPrefix string) ([]T,
 // UpdateAgent applies fn to a copy and stores it if fn succeeds.
 func (r *Redis) UpdateAgent(ctx context.Context, id acd.AgentID, fn func(*acd.Agent) error) (acd.Agent, error) {
 	key := r.agentKey(id)
+	what := "update agent " + string(id)
 	var out acd.Agent
-	err := r.update(ctx, "update agent "+string(id), []string{key}, func(tx *redis.Tx) error {
-		a, ok, err := getAgent(ctx, tx, key, id)
+	err := r.update(ctx, what, func() ([]write, error) {
+		raw, err := r.read(ctx, what, key)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		a, ok, err := decodeRaw[acd.Agent](key, raw[0])
+		if err != nil {
+			return nil, fmt.Errorf("redis %s: %w", what, err)
 		}
 		if !ok {
-			return agentNotFound(id)
+			return nil, agentNotFound(id)
 		}
+		a.Version++
 		if err := fn(&a); err != nil {
-			return final{err}
+			return nil, err
 		}
 		b, err := encode(key, a)
 		if err != nil {
-			return err
-		}
-		if _, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, key, b, 0)
-			return nil
-		}); err != nil {
-			return err
+			return nil, err
 		}
 		out = a.Clone()
-		return nil
+		return []write{{key: key, set: r.agentsKey, id: string(id), old: raw[0], new: b}}, nil
 	})
 	if err != nil {
 		return acd.Agent{}, err
@@ -366,6 +427,7 @@ func (r *Redis) UpdateAgent(ctx context.Context, id acd.AgentID, fn func(*acd.Ag
 // taken (the SADD of an existing member changes nothing).
 func (r *Redis) AddCall(ctx context.Context, c acd.Call) error {
 	key := r.callKey(c.ID)
+	c.Version = 1
 	b, err := encode(key, c)
 	if err != nil {
 		return fmt.Errorf("redis add call %s: %w", c.ID, err)
@@ -391,103 +453,151 @@ func (r *Redis) UpdateCallAgent(ctx context.Context, cid acd.CallID, aid acd.Age
 	if aid != "" {
 		keys = append(keys, r.agentKey(aid))
 	}
-	return r.update(ctx, "update call "+string(cid), keys, func(tx *redis.Tx) error {
-		vals, err := tx.MGet(ctx, keys...).Result()
+	what := "update call " + string(cid)
+	return r.update(ctx, what, func() ([]write, error) {
+		raw, err := r.read(ctx, what, keys...)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		c, ok, err := decode[acd.Call](keys[0], vals[0])
+		c, ok, err := decodeRaw[acd.Call](keys[0], raw[0])
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("redis %s: %w", what, err)
 		}
 		if !ok {
-			return callNotFound(cid)
+			return nil, callNotFound(cid)
 		}
+		c.Version++
 		var a *acd.Agent
 		if aid != "" {
-			rec, ok, err := decode[acd.Agent](keys[1], vals[1])
+			rec, ok, err := decodeRaw[acd.Agent](keys[1], raw[1])
 			if err != nil {
-				return err
+				return nil, fmt.Errorf("redis %s: %w", what, err)
 			}
 			if !ok {
-				return agentNotFound(aid)
+				return nil, agentNotFound(aid)
 			}
+			rec.Version++
 			a = &rec
 		}
 		if err := fn(&c, a); err != nil {
-			return final{err}
+			return nil, err
 		}
 		cb, err := encode(keys[0], c)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		var ab []byte
+		ws := []write{{key: keys[0], set: r.callsKey, id: string(cid), old: raw[0], new: cb}}
 		if a != nil {
-			if ab, err = encode(keys[1], a); err != nil {
-				return err
+			ab, err := encode(keys[1], a)
+			if err != nil {
+				return nil, err
 			}
+			ws = append(ws, write{key: keys[1], set: r.agentsKey, id: string(aid), old: raw[1], new: ab})
 		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, keys[0], cb, 0)
-			if a != nil {
-				p.Set(ctx, keys[1], ab, 0)
-			}
-			return nil
-		})
-		return err
+		return ws, nil
 	})
 }
 
 // RemoveCall deletes a call after fn accepted it and the agent it is offered
-// to. fn may be nil. The agent is known only once the call is read, so it is
-// watched then, before it is read.
+// to. fn may be nil. The agent is known only once the call is read, so it
+// takes a second read.
 func (r *Redis) RemoveCall(ctx context.Context, cid acd.CallID, fn func(*acd.Call, *acd.Agent) error) error {
 	key := r.callKey(cid)
-	return r.update(ctx, "remove call "+string(cid), []string{key}, func(tx *redis.Tx) error {
-		v, err := tx.Get(ctx, key).Result()
-		if errors.Is(err, redis.Nil) {
-			return callNotFound(cid)
-		}
+	what := "remove call " + string(cid)
+	return r.update(ctx, what, func() ([]write, error) {
+		raw, err := r.read(ctx, what, key)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		c, _, err := decode[acd.Call](key, v)
+		c, ok, err := decodeRaw[acd.Call](key, raw[0])
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("redis %s: %w", what, err)
 		}
+		if !ok {
+			return nil, callNotFound(cid)
+		}
+		ws := []write{{key: key, set: r.callsKey, id: string(cid), old: raw[0]}}
 		var a *acd.Agent
 		akey := r.agentKey(c.Agent)
+		var araw []string
 		if c.Agent != "" {
-			if err := tx.Watch(ctx, akey).Err(); err != nil {
-				return err
+			if araw, err = r.read(ctx, what, akey); err != nil {
+				return nil, err
 			}
-			rec, ok, err := getAgent(ctx, tx, akey, c.Agent)
+			rec, ok, err := decodeRaw[acd.Agent](akey, araw[0])
 			if err != nil {
-				return err
+				return nil, fmt.Errorf("redis %s: %w", what, err)
 			}
 			if ok {
+				rec.Version++
 				a = &rec
 			}
 		}
 		if fn != nil {
 			if err := fn(&c, a); err != nil {
-				return final{err}
+				return nil, err
 			}
 		}
-		var ab []byte
 		if a != nil {
-			if ab, err = encode(akey, a); err != nil {
-				return err
+			ab, err := encode(akey, a)
+			if err != nil {
+				return nil, err
 			}
+			ws = append(ws, write{key: akey, set: r.agentsKey, id: string(a.ID), old: araw[0], new: ab})
 		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Del(ctx, key)
-			p.SRem(ctx, r.callsKey, string(cid))
-			if a != nil {
-				p.Set(ctx, akey, ab, 0)
-			}
-			return nil
-		})
-		return err
+		return ws, nil
 	})
+}
+
+// removeNodeScript deletes a node's lease only if it still holds the bytes
+// the caller saw expire.
+var removeNodeScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+`)
+
+// RenewNode records or extends a node's lease, in one round trip.
+func (r *Redis) RenewNode(ctx context.Context, n acd.NodeInfo) error {
+	n.Expires = n.Expires.UTC() // RemoveNode compares bytes
+	b, err := encode(r.nodesKey, n)
+	if err != nil {
+		return err
+	}
+	if err := r.c.HSet(ctx, r.nodesKey, n.Name, b).Err(); err != nil {
+		return fmt.Errorf("redis renew node %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// Nodes returns every node with a lease, ordered by name, in one round trip.
+func (r *Redis) Nodes(ctx context.Context) ([]acd.NodeInfo, error) {
+	m, err := r.c.HGetAll(ctx, r.nodesKey).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis nodes: %w", err)
+	}
+	out := make([]acd.NodeInfo, 0, len(m))
+	for name, raw := range m {
+		n, _, err := decodeRaw[acd.NodeInfo](r.nodesKey+" "+name, raw)
+		if err != nil {
+			return nil, fmt.Errorf("redis nodes: %w", err)
+		}
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(x, y acd.NodeInfo) int { return strings.Compare(x.Name, y.Name) })
+	return out, nil
+}
+
+// RemoveNode deletes a node's lease if it is still n.
+func (r *Redis) RemoveNode(ctx context.Context, n acd.NodeInfo) error {
+	n.Expires = n.Expires.UTC()
+	b, err := encode(r.nodesKey, n)
+	if err != nil {
+		return err
+	}
+	if err := removeNodeScript.Run(ctx, r.c, []string{r.nodesKey}, n.Name, b).Err(); err != nil {
+		return fmt.Errorf("redis remove node %s: %w", n.Name, err)
+	}
+	return nil
 }

@@ -43,7 +43,7 @@ func testStore(t *testing.T, newStore func() acd.Store) {
 			})
 			require.NoError(t, err)
 			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"billing"}, State: acd.LoggedOut}))
-			want.Queues = []string{"billing"}
+			want.Queues, want.Version = []string{"billing"}, 0
 			assert.Equal(t, []acd.Agent{want}, agents(t, s))
 		}},
 		{"put agent replaces queues and skills only", func(t *testing.T, s acd.Store) {
@@ -58,7 +58,7 @@ func testStore(t *testing.T, newStore func() acd.Store) {
 			skills := map[string]int{"en": 5}
 			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"billing"}, Skills: skills}))
 			skills["en"] = 1 // the store keeps its own copy
-			want.Queues, want.Skills = []string{"billing"}, map[string]int{"en": 5}
+			want.Queues, want.Skills, want.Version = []string{"billing"}, map[string]int{"en": 5}, 0
 			assert.Equal(t, []acd.Agent{want}, agents(t, s))
 			snap := agents(t, s)
 			snap[0].Skills["en"] = 2 // and hands out copies
@@ -96,6 +96,8 @@ func testStore(t *testing.T, newStore func() acd.Store) {
 			})
 			require.NoError(t, err)
 			want := acd.Agent{ID: "a1", Queues: []string{"sales"}, State: acd.Available, Since: t0, IdleSince: t0, Online: true}
+			assert.Equal(t, uint64(2), got.Version)
+			got.Version = 0
 			assert.Equal(t, want, got)
 			got.Queues[0] = "changed" // the result is a copy too
 			assert.Equal(t, []acd.Agent{want}, agents(t, s))
@@ -324,6 +326,80 @@ func testStore(t *testing.T, newStore func() acd.Store) {
 			assert.Equal(t, 1, reservedAgents)
 		}},
 	}
+	cases = append(cases, []struct {
+		name string
+		run  func(t *testing.T, s acd.Store)
+	}{
+		{"every write adds one to the versions it changes, before fn runs", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"sales"}}))
+			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a2", Queues: []string{"sales"}}))
+			require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0}))
+			assert.Equal(t, map[string]uint64{"agent a1": 1, "agent a2": 1, "call c1": 1}, versions(t, s))
+			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"billing"}}))
+			var seen uint64
+			_, err := s.UpdateAgent(ctx, "a1", func(a *acd.Agent) error {
+				seen = a.Version
+				acd.SetPresence(a, acd.Registered, "n1", t0)
+				return nil
+			})
+			require.NoError(t, err)
+			assert.Equal(t, uint64(3), seen)
+			putOnline(t, s, "a3")
+			var cv, av uint64
+			require.NoError(t, s.UpdateCallAgent(ctx, "c1", "a3", func(c *acd.Call, a *acd.Agent) error {
+				cv, av = c.Version, a.Version
+				return acd.Reserve(a, c, t0)
+			}))
+			assert.Equal(t, []uint64{2, 3}, []uint64{cv, av})
+			require.NoError(t, s.RemoveCall(ctx, "c1", func(c *acd.Call, a *acd.Agent) error {
+				av = a.Version
+				return acd.Connect(a, c.ID, t0)
+			}))
+			assert.Equal(t, uint64(4), av)
+			_, err = s.UpdateAgent(ctx, "a2", func(*acd.Agent) error { return errVeto })
+			require.ErrorIs(t, err, errVeto)
+			assert.Equal(t, map[string]uint64{"agent a1": 3, "agent a2": 1, "agent a3": 4}, versions(t, s))
+		}},
+		{"reserve counts the call's offers as its fence and names the call's node", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			putOnline(t, s, "a1")
+			require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0, Node: "n2"}))
+			for want := uint64(1); want <= 2; want++ {
+				require.NoError(t, s.UpdateCallAgent(ctx, "c1", "a1", func(c *acd.Call, a *acd.Agent) error {
+					return acd.Reserve(a, c, t0)
+				}))
+				as, cs := agents(t, s), calls(t, s)
+				assert.Equal(t, []uint64{want, want}, []uint64{as[0].Fence, cs[0].Fence})
+				assert.Equal(t, "n2", as[0].CallNode)
+				require.NoError(t, s.UpdateCallAgent(ctx, "c1", "a1", func(c *acd.Call, a *acd.Agent) error {
+					acd.Unreserve(a, c, acd.Withdrawn, acd.QueueConfig{}, t0)
+					return nil
+				}))
+				assert.Zero(t, agents(t, s)[0].Fence, "a free agent holds no fence")
+			}
+		}},
+		{"node leases: renew, list, remove only an unrenewed one", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			n1 := acd.NodeInfo{Name: "n1", SIP: "udp:127.0.0.1:5060", Expires: t0}
+			n2 := acd.NodeInfo{Name: "n2", SIP: "udp:127.0.0.1:5062", Expires: t0.Add(time.Second)}
+			require.NoError(t, s.RenewNode(ctx, n2))
+			require.NoError(t, s.RenewNode(ctx, n1))
+			nodes, err := s.Nodes(ctx)
+			require.NoError(t, err)
+			require.Len(t, nodes, 2)
+			assert.True(t, nodes[0].Equal(n1) && nodes[1].Equal(n2), "%+v", nodes)
+			renewed := n1
+			renewed.Expires = t0.Add(time.Minute)
+			require.NoError(t, s.RenewNode(ctx, renewed))
+			require.NoError(t, s.RemoveNode(ctx, n1)) // n1 renewed meanwhile: kept
+			require.NoError(t, s.RemoveNode(ctx, n2))
+			nodes, err = s.Nodes(ctx)
+			require.NoError(t, err)
+			require.Len(t, nodes, 1)
+			assert.True(t, nodes[0].Equal(renewed), "%+v", nodes)
+		}},
+	}...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.run(t, newStore())
@@ -331,18 +407,44 @@ func testStore(t *testing.T, newStore func() acd.Store) {
 	}
 }
 
+// agents is a snapshot of s with Version zeroed: the version case checks
+// versions, the others records' contents.
 func agents(t *testing.T, s acd.Store) []acd.Agent {
 	t.Helper()
 	as, err := s.Agents(t.Context())
 	require.NoError(t, err)
+	for i := range as {
+		as[i].Version = 0
+	}
 	return as
 }
 
+// calls is a snapshot of s with Version zeroed.
 func calls(t *testing.T, s acd.Store) []acd.Call {
 	t.Helper()
 	cs, err := s.Calls(t.Context())
 	require.NoError(t, err)
+	for i := range cs {
+		cs[i].Version = 0
+	}
 	return cs
+}
+
+// versions returns the Version of every agent and call in s.
+func versions(t *testing.T, s acd.Store) map[string]uint64 {
+	t.Helper()
+	as, err := s.Agents(t.Context())
+	require.NoError(t, err)
+	cs, err := s.Calls(t.Context())
+	require.NoError(t, err)
+	out := map[string]uint64{}
+	for _, a := range as {
+		out["agent "+string(a.ID)] = a.Version
+	}
+	for _, c := range cs {
+		out["call "+string(c.ID)] = c.Version
+	}
+	return out
 }
 
 // putOnline adds an available agent of queue sales.
