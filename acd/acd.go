@@ -1,6 +1,7 @@
 package acd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -45,18 +46,30 @@ type Offer struct {
 	Queue       string // the call's queue now (it may have overflowed)
 	RingTimeout time.Duration
 	Leave       string // LeaveTimeout or LeaveEmpty; the call is already out of the store
+	// Peer is the SIP address ("udp:HOST:PORT") of the node the agent's
+	// device registered with, if that is another node: ring the agent
+	// through it. Empty: the device registered here.
+	Peer string
 }
 
 // ACD routes this node's waiting calls to agents. Its dispatcher goroutine
-// (Run) is the only place that makes routing decisions on this node; every
-// other method records an outcome in the store and wakes the dispatcher.
+// (Run) is the only place that makes routing decisions on this node, from
+// the node's view of the shared state; every other method records an
+// outcome in the store, updates the view and wakes the dispatcher.
 type ACD struct {
 	node   string // this node's name: agents registered here are offered its calls
 	store  Store
 	clock  Clock
 	events EventSink
+	repl   Replicator
 	log    zerolog.Logger
 	queues map[string]QueueConfig
+	view   *view
+
+	sipAddr  string        // this node's address for other nodes' INVITEs
+	leaseTTL time.Duration // 0 = no node lease (single node, tests)
+	nodeDown func(node string)
+	lease    NodeInfo // the last one written; guarded by view.mu
 
 	wake chan struct{}
 
@@ -65,19 +78,43 @@ type ACD struct {
 	mu      sync.Mutex
 	waiters map[CallID]chan Offer   // calls of this node waiting for an offer (nil: being enqueued)
 	timers  map[AgentID]func() bool // running wrap-up timers
+	fences  map[CallID]uint64       // this node's offered and connected calls: the reservation's fence
 	closed  bool
 }
 
 // DispatchInterval bounds how long a routable call can wait if a wake-up is
-// lost (a store error, another node's change): the dispatcher also runs this often.
+// lost (a store error, a lost change from another node): the dispatcher
+// also runs this often.
 const DispatchInterval = time.Second
+
+// ResyncInterval is how often a node rereads the whole store into its view,
+// repairing changes lost on the bus.
+const ResyncInterval = 5 * time.Second
 
 // Option configures an ACD.
 type Option func(*ACD)
 
 // WithNode names this node. With a shared store, a node offers its calls
-// only to agents whose devices registered with it: it reaches no others.
+// to agents whose devices registered with it, and, with WithLease, to those
+// of other live nodes.
 func WithNode(name string) Option { return func(a *ACD) { a.node = name } }
+
+// WithLease makes the node hold a lease in the store, renewed every ttl/3,
+// under which other nodes reach it at sipAddr ("udp:HOST:PORT"). Its calls
+// are then offered to agents of every live node, and it takes over what a
+// node whose lease ran out left behind: its waiting calls leave their
+// queues, the agents it had reserved are free again, and the agents whose
+// devices were registered with it are unreachable until they register again.
+func WithLease(sipAddr string, ttl time.Duration) Option {
+	return func(a *ACD) { a.sipAddr, a.leaseTTL = sipAddr, ttl }
+}
+
+// WithReplicator passes this node's writes to the other nodes' views.
+func WithReplicator(r Replicator) Option { return func(a *ACD) { a.repl = r } }
+
+// WithNodeDown calls f when a node that was alive loses its lease, so that
+// the SIP edge can end the call legs it carries for that node.
+func WithNodeDown(f func(node string)) Option { return func(a *ACD) { a.nodeDown = f } }
 
 // New returns an ACD over store. events may be nil.
 func New(store Store, queues []QueueConfig, clock Clock, events EventSink, log zerolog.Logger, opts ...Option) *ACD {
@@ -90,10 +127,13 @@ func New(store Store, queues []QueueConfig, clock Clock, events EventSink, log z
 	}
 	a := &ACD{
 		store: store, clock: clock, events: events, log: log, queues: qs,
+		repl:        discard{},
+		view:        newView(qs),
 		wake:        make(chan struct{}, 1),
 		lastOffered: make(map[string]AgentID),
 		waiters:     make(map[CallID]chan Offer),
 		timers:      make(map[AgentID]func() bool),
+		fences:      make(map[CallID]uint64),
 	}
 	for _, o := range opts {
 		o(a)
@@ -103,7 +143,8 @@ func New(store Store, queues []QueueConfig, clock Clock, events EventSink, log z
 
 type discard struct{}
 
-func (discard) Emit(Event) {}
+func (discard) Emit(Event)     {}
+func (discard) Publish(Change) {}
 
 // Queue returns a queue's configuration.
 func (a *ACD) Queue(name string) (QueueConfig, bool) {
@@ -112,18 +153,32 @@ func (a *ACD) Queue(name string) (QueueConfig, bool) {
 }
 
 // Run makes routing decisions until ctx ends, then stops wrap-up timers.
+// With a lease it also renews the lease, takes over after dead nodes and
+// resyncs the view; on return it gives the lease up, so that other nodes
+// take over at once.
 func (a *ACD) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	if a.leaseTTL > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.keepAlive(ctx)
+		}()
+	}
+	defer wg.Wait()
 	t := time.NewTicker(DispatchInterval)
 	defer t.Stop()
 	defer a.shutdown()
 	for {
+		limits := false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-a.wake:
 		case <-t.C:
+			limits = true
 		}
-		if err := a.dispatch(ctx); err != nil && ctx.Err() == nil {
+		if err := a.dispatch(ctx, limits); err != nil && ctx.Err() == nil {
 			a.log.Error().Err(err).Msg("routing pass failed")
 		}
 	}
@@ -146,51 +201,140 @@ func (a *ACD) poke() {
 	}
 }
 
-// dispatch offers this node's waiting calls to free agents.
-func (a *ACD) dispatch(ctx context.Context) error {
+// wroteAgent records this node's write of an agent in the view and passes
+// it on to the other nodes.
+func (a *ACD) wroteAgent(ag Agent) {
+	a.view.mu.Lock()
+	a.view.putAgent(ag)
+	a.view.mu.Unlock()
+	a.repl.Publish(Change{Node: a.node, Agent: &ag})
+}
+
+// wroteCall is wroteAgent for a call.
+func (a *ACD) wroteCall(c Call) {
+	a.view.mu.Lock()
+	a.view.putCall(c)
+	a.view.mu.Unlock()
+	a.repl.Publish(Change{Node: a.node, Call: &c})
+}
+
+// removedCall is wroteAgent for a call that left the store.
+func (a *ACD) removedCall(id CallID) {
+	a.view.mu.Lock()
+	a.view.removeCall(id, a.clock.Now())
+	a.view.mu.Unlock()
+	a.repl.Publish(Change{Node: a.node, Removed: id})
+}
+
+// Apply takes another node's write into this node's view and wakes the
+// dispatcher if it freed an agent or put a call in line.
+func (a *ACD) Apply(ch Change) {
+	if ch.Node == a.node {
+		return
+	}
+	wake := false
+	a.view.mu.Lock()
+	if ch.Agent != nil {
+		wake = a.view.putAgent(*ch.Agent)
+	}
+	if ch.Call != nil {
+		wake = a.view.putCall(*ch.Call) || wake
+	}
+	if ch.Removed != "" {
+		a.view.removeCall(ch.Removed, a.clock.Now())
+	}
+	a.view.mu.Unlock()
+	if wake {
+		a.poke()
+	}
+}
+
+// resync rereads the store into the view.
+func (a *ACD) resync(ctx context.Context) error {
+	a.view.mu.Lock()
+	seq := a.view.seq
+	a.view.mu.Unlock()
+	agents, err := a.store.Agents(ctx)
+	if err != nil {
+		return fmt.Errorf("resync: %w", err)
+	}
+	calls, err := a.store.Calls(ctx)
+	if err != nil {
+		return fmt.Errorf("resync: %w", err)
+	}
+	a.view.mu.Lock()
+	a.view.replace(agents, calls, seq, a.clock.Now())
+	a.view.mu.Unlock()
+	a.poke()
+	return nil
+}
+
+// reachable reports whether this node can ring agent ag now, and through
+// which peer ("" = directly). The view's lock is held.
+func (a *ACD) reachable(ag *Agent, now time.Time) (peer string, ok bool) {
+	if ag.Node == a.node {
+		return "", true
+	}
+	if !a.view.live(a.node, ag.Node, now) {
+		return "", false
+	}
+	n := a.view.nodes[ag.Node]
+	return n.SIP, n.SIP != ""
+}
+
+// dispatch offers this node's waiting calls to free agents. It routes every
+// live node's waiting calls, so that an agent goes to the call that should
+// have it across all nodes, and reserves the agents its own calls got.
+// With limits it first applies the queues' limits, which depend on time
+// and staffing, not on the change that woke the dispatcher: the periodic
+// pass does that, so a wake-up costs no scan of all waiting calls.
+func (a *ACD) dispatch(ctx context.Context, limits bool) error {
 	a.mu.Lock()
 	n := len(a.waiters)
 	a.mu.Unlock()
 	if n == 0 {
 		return nil
 	}
-	all, err := a.store.Agents(ctx)
-	if err != nil {
-		return fmt.Errorf("load agents: %w", err)
+	now := a.clock.Now()
+	if limits {
+		a.enforceLimits(ctx, now)
 	}
-	agents := all[:0]
-	for _, ag := range all {
-		if ag.Node == a.node {
-			agents = append(agents, ag)
-		}
-	}
-	calls, err := a.store.Calls(ctx)
-	if err != nil {
-		return fmt.Errorf("load calls: %w", err)
-	}
-	local := calls[:0]
-	a.mu.Lock()
-	for _, c := range calls {
-		if a.waiters[c.ID] != nil {
-			local = append(local, c)
-		}
-	}
-	a.mu.Unlock()
 
-	routing := Routing{Queues: a.queues, Now: a.clock.Now(), LastOffered: a.lastOffered, Intn: rand.IntN}
-	local = a.enforceLimits(ctx, all, local)
-	for _, as := range Route(agents, local, routing) {
+	v := a.view
+	v.mu.Lock()
+	free := make([]*Agent, 0, len(v.free))
+	for _, ag := range v.free {
+		if _, ok := a.reachable(ag, now); ok {
+			free = append(free, ag)
+		}
+	}
+	slices.SortFunc(free, func(x, y *Agent) int { return cmp.Compare(x.ID, y.ID) })
+	routing := Routing{
+		Queues: a.queues, Now: now, LastOffered: a.lastOffered, Intn: rand.IntN,
+		Live: func(node string) bool { return node == a.node || !v.dead(node, now) },
+	}
+	assigned := route(free, v.order, routing)
+	v.mu.Unlock()
+
+	for _, as := range assigned {
+		a.mu.Lock()
+		ch, mine := a.waiters[as.Call]
+		a.mu.Unlock()
+		if !mine || ch == nil {
+			continue // another node's call: that node reserves the agent
+		}
 		now := a.clock.Now()
-		var queue string
+		var call Call
 		var reserved Agent
 		err := a.store.UpdateCallAgent(ctx, as.Call, as.Agent, func(c *Call, ag *Agent) error {
 			if ag == nil {
 				return ErrNotFound
 			}
-			queue = c.Queue
-			err := Reserve(ag, c, now)
-			reserved = *ag
-			return err
+			if err := Reserve(ag, c, now); err != nil {
+				return err
+			}
+			call, reserved = *c, *ag
+			return nil
 		})
 		if err != nil {
 			if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
@@ -198,19 +342,27 @@ func (a *ACD) dispatch(ctx context.Context) error {
 			}
 			continue
 		}
-		a.lastOffered[queue] = as.Agent
+		a.wroteCall(call)
+		a.wroteAgent(reserved)
 		a.mu.Lock()
-		ch := a.waiters[as.Call]
+		a.fences[call.ID] = call.Fence
 		a.mu.Unlock()
-		if ch == nil { // the call left between the snapshot and the reservation
+		a.lastOffered[call.Queue] = as.Agent
+		v.mu.Lock()
+		peer, ok := a.reachable(&reserved, now)
+		v.mu.Unlock()
+		a.mu.Lock()
+		ch = a.waiters[as.Call]
+		a.mu.Unlock()
+		if ch == nil || !ok { // the call left, or the agent's node died, since the decision
 			a.release(ctx, as.Call, as.Agent)
 			continue
 		}
 		// Events first: the call may react (and emit its own) as soon as it
 		// has the offer. The channel is buffered (one offer at a time per call).
 		a.emitAgent(&reserved, now)
-		a.events.Emit(Event{Time: now, Type: "call.offered", Queue: queue, Agent: as.Agent, Call: as.Call})
-		ch <- Offer{Agent: as.Agent, Queue: queue, RingTimeout: a.queues[queue].RingTimeout}
+		a.events.Emit(Event{Time: now, Type: "call.offered", Queue: call.Queue, Agent: as.Agent, Call: as.Call})
+		ch <- Offer{Agent: as.Agent, Queue: call.Queue, RingTimeout: a.queues[call.Queue].RingTimeout, Peer: peer}
 	}
 	return nil
 }
@@ -223,59 +375,74 @@ func loggedIn(ag *Agent, q string) bool {
 }
 
 // enforceLimits applies max_wait (overflow or leave) and leave-when-empty to
-// this node's waiting calls and returns those still waiting in place. Calls
-// being offered are left alone until the offer ends.
-func (a *ACD) enforceLimits(ctx context.Context, agents []Agent, calls []Call) []Call {
-	staffed := map[string]bool{}
-	for i := range agents {
-		for _, q := range agents[i].Queues {
-			if loggedIn(&agents[i], q) {
-				staffed[q] = true
-			}
-		}
+// this node's waiting calls. Calls being offered are left alone until the
+// offer ends.
+func (a *ACD) enforceLimits(ctx context.Context, now time.Time) {
+	type action struct {
+		c    Call
+		to   string // overflow target
+		leave string
 	}
-	now := a.clock.Now()
-	kept := calls[:0]
-	for _, c := range calls {
+	var todo []action
+	v := a.view
+	v.mu.Lock()
+	var staffed map[string]bool
+	for _, c := range v.order {
+		if c.Node != a.node || c.Agent != "" {
+			continue
+		}
 		q := a.queues[c.Queue]
 		switch {
-		case c.Agent != "":
 		case q.MaxWait > 0 && now.Sub(c.Enqueued) >= q.MaxWait && q.Overflow != "":
-			if a.overflow(ctx, c, q.Overflow, now) {
-				continue
-			}
+			todo = append(todo, action{c: *c, to: q.Overflow})
 		case q.MaxWait > 0 && now.Sub(c.Enqueued) >= q.MaxWait:
-			if a.leave(ctx, c, LeaveTimeout, now) {
-				continue
+			todo = append(todo, action{c: *c, leave: LeaveTimeout})
+		case q.LeaveWhenEmpty:
+			if staffed == nil {
+				staffed = map[string]bool{}
+				for _, ag := range v.agents {
+					for _, q := range ag.Queues {
+						if loggedIn(ag, q) {
+							staffed[q] = true
+						}
+					}
+				}
 			}
-		case q.LeaveWhenEmpty && !staffed[c.Queue]:
-			if a.leave(ctx, c, LeaveEmpty, now) {
-				continue
+			if !staffed[c.Queue] {
+				todo = append(todo, action{c: *c, leave: LeaveEmpty})
 			}
 		}
-		kept = append(kept, c)
 	}
-	return kept
+	v.mu.Unlock()
+	for _, t := range todo {
+		if t.to != "" {
+			a.overflow(ctx, t.c, t.to, now)
+		} else {
+			a.leave(ctx, t.c, t.leave, now)
+		}
+	}
 }
 
 // overflow moves a waiting call to queue to, keeping its age.
-func (a *ACD) overflow(ctx context.Context, c Call, to string, now time.Time) bool {
+func (a *ACD) overflow(ctx context.Context, c Call, to string, now time.Time) {
+	var moved Call
 	err := a.store.UpdateCallAgent(ctx, c.ID, "", func(cc *Call, _ *Agent) error {
 		if cc.Agent != "" || cc.Queue != c.Queue {
 			return ErrConflict
 		}
 		cc.Queue, cc.Tried = to, nil
+		moved = *cc
 		return nil
 	})
 	if err != nil {
-		return false
+		return
 	}
+	a.wroteCall(moved)
 	a.events.Emit(Event{Time: now, Type: "call.overflowed", Queue: c.Queue, Call: c.ID, Target: to})
-	return true
 }
 
 // leave takes a waiting call out of its queue and tells it why.
-func (a *ACD) leave(ctx context.Context, c Call, why string, now time.Time) bool {
+func (a *ACD) leave(ctx context.Context, c Call, why string, now time.Time) {
 	err := a.store.RemoveCall(ctx, c.ID, func(cc *Call, _ *Agent) error {
 		if cc.Agent != "" {
 			return ErrConflict
@@ -283,8 +450,9 @@ func (a *ACD) leave(ctx context.Context, c Call, why string, now time.Time) bool
 		return nil
 	})
 	if err != nil {
-		return false
+		return
 	}
+	a.removedCall(c.ID)
 	a.mu.Lock()
 	ch := a.waiters[c.ID]
 	delete(a.waiters, c.ID)
@@ -297,25 +465,22 @@ func (a *ACD) leave(ctx context.Context, c Call, why string, now time.Time) bool
 	if ch != nil {
 		ch <- Offer{Queue: c.Queue, Leave: why}
 	}
-	return true
 }
 
 // Admit says whether a new call may join queue now: ErrQueueFull past
 // MaxLength, ErrQueueEmpty if no agent of the queue is logged in and the
 // queue does not let calls join empty. Enqueue does not check again: the
-// SIP edge asks before it answers.
-func (a *ACD) Admit(ctx context.Context, queue string) error {
+// SIP edge asks before it answers. It reads this node's view.
+func (a *ACD) Admit(_ context.Context, queue string) error {
 	q, ok := a.queues[queue]
 	if !ok {
 		return fmt.Errorf("queue %q: %w", queue, ErrUnknownQueue)
 	}
+	a.view.mu.Lock()
+	defer a.view.mu.Unlock()
 	if q.MaxLength > 0 {
-		calls, err := a.store.Calls(ctx)
-		if err != nil {
-			return fmt.Errorf("admit to %s: %w", queue, err)
-		}
 		n := 0
-		for _, c := range calls {
+		for _, c := range a.view.calls {
 			if c.Queue == queue {
 				n++
 			}
@@ -325,11 +490,14 @@ func (a *ACD) Admit(ctx context.Context, queue string) error {
 		}
 	}
 	if !q.JoinEmpty {
-		agents, err := a.store.Agents(ctx)
-		if err != nil {
-			return fmt.Errorf("admit to %s: %w", queue, err)
+		staffed := false
+		for _, ag := range a.view.agents {
+			if loggedIn(ag, queue) {
+				staffed = true
+				break
+			}
 		}
-		if !slices.ContainsFunc(agents, func(ag Agent) bool { return loggedIn(&ag, queue) }) {
+		if !staffed {
 			return fmt.Errorf("queue %s: %w", queue, ErrQueueEmpty)
 		}
 	}
@@ -337,10 +505,17 @@ func (a *ACD) Admit(ctx context.Context, queue string) error {
 }
 
 func (a *ACD) release(ctx context.Context, call CallID, agent AgentID) {
-	_ = a.store.UpdateCallAgent(ctx, call, agent, func(c *Call, ag *Agent) error {
+	var c2 Call
+	var ag2 Agent
+	err := a.store.UpdateCallAgent(ctx, call, agent, func(c *Call, ag *Agent) error {
 		Unreserve(ag, c, Withdrawn, a.queues[c.Queue], a.clock.Now())
+		c2, ag2 = *c, *ag
 		return nil
 	})
+	if err == nil {
+		a.wroteCall(c2)
+		a.wroteAgent(ag2)
+	}
 }
 
 // Enqueue puts a call of this node into its queue. Offers for it arrive on
@@ -372,6 +547,8 @@ func (a *ACD) Enqueue(ctx context.Context, c Call) (<-chan Offer, error) {
 		a.dropWaiter(c.ID)
 		return nil, fmt.Errorf("enqueue %s: %w", c.ID, err)
 	}
+	c.Version = 1
+	a.wroteCall(c)
 	a.events.Emit(Event{Time: c.Enqueued, Type: "call.enqueued", Queue: c.Queue, Call: c.ID})
 	a.mu.Lock()
 	if _, ok := a.waiters[c.ID]; ok { // not abandoned meanwhile
@@ -388,33 +565,52 @@ func (a *ACD) dropWaiter(id CallID) {
 	a.mu.Unlock()
 }
 
+// offerHeld reports whether agent g still holds the offer of call c: a
+// reclaimed offer (another node took over after this one's lease ran out)
+// has left the agent, whatever happened to it since.
+func offerHeld(c *Call, g *Agent) bool {
+	return g != nil && c.Agent == g.ID && g.Call == c.ID && g.Fence == c.Fence
+}
+
+// fence returns the fencing token of this node's offer of call, 0 if none.
+func (a *ACD) fence(call CallID) uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.fences[call]
+}
+
 // OfferFailed records that the offered agent did not take the call: it rang
 // out (NoAnswer) or the agent declined it (Rejected). The call keeps its place
 // and is offered to the next agent.
 func (a *ACD) OfferFailed(ctx context.Context, call CallID, agent AgentID, o Outcome) error {
 	now := a.clock.Now()
-	var queue string
+	fence := a.fence(call)
+	var c2 Call
 	var ag Agent
 	err := a.store.UpdateCallAgent(ctx, call, agent, func(c *Call, g *Agent) error {
 		if g == nil {
 			return ErrNotFound
 		}
-		if c.Agent != agent || g.Call != call {
+		if !offerHeld(c, g) || c.Fence != fence {
 			return ErrConflict
 		}
-		queue = c.Queue
 		Unreserve(g, c, o, a.queues[c.Queue], now)
-		ag = *g
+		c2, ag = *c, *g
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("offer of %s to %s failed: %w", call, agent, err)
 	}
+	a.mu.Lock()
+	delete(a.fences, call)
+	a.mu.Unlock()
+	a.wroteCall(c2)
+	a.wroteAgent(ag)
 	typ := "call.noanswer"
 	if o == Rejected {
 		typ = "call.rejected"
 	}
-	a.events.Emit(Event{Time: now, Type: typ, Queue: queue, Agent: agent, Call: call})
+	a.events.Emit(Event{Time: now, Type: typ, Queue: c2.Queue, Agent: agent, Call: call})
 	a.emitAgent(&ag, now)
 	a.poke()
 	return nil
@@ -424,10 +620,11 @@ func (a *ACD) OfferFailed(ctx context.Context, call CallID, agent AgentID, o Out
 // agent is on the call.
 func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
 	now := a.clock.Now()
+	fence := a.fence(call)
 	var queue string
 	var ag Agent
 	err := a.store.RemoveCall(ctx, call, func(c *Call, g *Agent) error {
-		if g == nil || g.ID != agent {
+		if g == nil || g.ID != agent || !offerHeld(c, g) || c.Fence != fence {
 			return ErrConflict
 		}
 		queue = c.Queue
@@ -438,6 +635,8 @@ func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
 	if err != nil {
 		return fmt.Errorf("connect %s to %s: %w", call, agent, err)
 	}
+	a.removedCall(call)
+	a.wroteAgent(ag)
 	a.dropWaiter(call)
 	a.events.Emit(Event{Time: now, Type: "call.connected", Queue: queue, Agent: agent, Call: call})
 	a.emitAgent(&ag, now)
@@ -449,23 +648,29 @@ func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
 // it is free again.
 func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 	now := a.clock.Now()
+	fence := a.fence(call)
 	var queue string
 	var freed *Agent
 	err := a.store.RemoveCall(ctx, call, func(c *Call, ag *Agent) error {
 		queue, freed = c.Queue, nil
-		if ag != nil {
+		if offerHeld(c, ag) && c.Fence == fence {
 			Unreserve(ag, c, Withdrawn, a.queues[c.Queue], now)
 			g := *ag
 			freed = &g
 		}
 		return nil
 	})
-	a.dropWaiter(call)
+	a.mu.Lock()
+	delete(a.waiters, call)
+	delete(a.fences, call)
+	a.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("abandon %s: %w", call, err)
 	}
+	a.removedCall(call)
 	a.events.Emit(Event{Time: now, Type: "call.abandoned", Queue: queue, Call: call})
 	if freed != nil {
+		a.wroteAgent(*freed)
 		a.emitAgent(freed, now)
 		a.poke()
 	}
@@ -483,17 +688,25 @@ const (
 // then is offered calls again.
 func (a *ACD) Complete(ctx context.Context, call CallID, queue string, agent AgentID, by string) error {
 	now := a.clock.Now()
+	a.mu.Lock()
+	fence := a.fences[call]
+	delete(a.fences, call)
+	a.mu.Unlock()
 	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+		if ag.Fence != fence {
+			return ErrConflict
+		}
 		return StartWrapUp(ag, call, now)
 	})
 	if err != nil {
 		return fmt.Errorf("complete %s of %s: %w", call, agent, err)
 	}
+	a.wroteAgent(ag)
 	a.events.Emit(Event{Time: now, Type: "call.completed", Queue: queue, Agent: agent, Call: call, HangupBy: by})
 	a.emitAgent(&ag, now)
 	wrap := a.queues[queue].Wrapup
 	if wrap <= 0 {
-		a.endWrapUp(agent, call)
+		a.endWrapUp(agent, call, fence)
 		return nil
 	}
 	a.mu.Lock()
@@ -504,20 +717,23 @@ func (a *ACD) Complete(ctx context.Context, call CallID, queue string, agent Age
 	if stop := a.timers[agent]; stop != nil {
 		stop()
 	}
-	a.timers[agent] = a.clock.AfterFunc(wrap, func() { a.endWrapUp(agent, call) })
+	a.timers[agent] = a.clock.AfterFunc(wrap, func() { a.endWrapUp(agent, call, fence) })
 	return nil
 }
 
 // WrapUpTimeout bounds the store update that ends a wrap-up.
 const WrapUpTimeout = 5 * time.Second
 
-func (a *ACD) endWrapUp(agent AgentID, call CallID) {
+func (a *ACD) endWrapUp(agent AgentID, call CallID, fence uint64) {
 	a.mu.Lock()
 	delete(a.timers, agent)
 	a.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), WrapUpTimeout)
 	defer cancel()
 	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+		if ag.Fence != fence {
+			return ErrConflict
+		}
 		return EndWrapUp(ag, call, a.clock.Now())
 	})
 	if err != nil {
@@ -526,19 +742,18 @@ func (a *ACD) endWrapUp(agent AgentID, call CallID) {
 		}
 		return
 	}
+	a.wroteAgent(ag)
 	a.emitAgent(&ag, a.clock.Now())
 	a.poke()
 }
 
 // EndWrapUp ends an agent's wrap-up now, at the agent's request.
 func (a *ACD) EndWrapUp(ctx context.Context, agent AgentID) error {
-	var call CallID
-	_, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
 		if ag.State != WrapUp {
 			return ErrConflict
 		}
-		call = ag.Call
-		return nil
+		return EndWrapUp(ag, ag.Call, a.clock.Now())
 	})
 	if err != nil {
 		return fmt.Errorf("end wrap-up of %s: %w", agent, err)
@@ -546,9 +761,12 @@ func (a *ACD) EndWrapUp(ctx context.Context, agent AgentID) error {
 	a.mu.Lock()
 	if stop := a.timers[agent]; stop != nil {
 		stop()
+		delete(a.timers, agent)
 	}
 	a.mu.Unlock()
-	a.endWrapUp(agent, call)
+	a.wroteAgent(ag)
+	a.emitAgent(&ag, a.clock.Now())
+	a.poke()
 	return nil
 }
 
@@ -562,6 +780,7 @@ func (a *ACD) SetPause(ctx context.Context, agent AgentID, reason string) error 
 	if err != nil {
 		return fmt.Errorf("pause %s: %w", agent, err)
 	}
+	a.wroteAgent(ag)
 	a.emitAgent(&ag, now)
 	a.poke()
 	return nil
@@ -578,6 +797,7 @@ func (a *ACD) SetPresence(ctx context.Context, agent AgentID, p Presence) error 
 	if err != nil {
 		return fmt.Errorf("presence of %s: %w", agent, err)
 	}
+	a.wroteAgent(ag)
 	if changed {
 		a.emitAgent(&ag, now)
 		a.poke()
@@ -588,7 +808,8 @@ func (a *ACD) SetPresence(ctx context.Context, agent AgentID, p Presence) error 
 // Recover cleans up after an earlier run of this node in a shared store:
 // this node's agents become unreachable until their phones register again,
 // and its calls, whose members were connected to the old process, leave
-// their queues. Call it before the node takes calls.
+// their queues. Then it reads the store into the node's view and, with a
+// lease, takes the lease. Call it before the node takes calls.
 func (a *ACD) Recover(ctx context.Context) error {
 	agents, err := a.store.Agents(ctx)
 	if err != nil {
@@ -596,12 +817,18 @@ func (a *ACD) Recover(ctx context.Context) error {
 	}
 	now := a.clock.Now()
 	for _, ag := range agents {
-		if ag.Node != a.node {
+		if ag.Node != a.node && ag.CallNode != a.node {
 			continue
 		}
 		changed := false
 		g, err := a.store.UpdateAgent(ctx, ag.ID, func(g *Agent) error {
-			changed = g.Node == a.node && Recover(g, now)
+			changed = false
+			if g.CallNode == a.node {
+				changed = Release(g, now)
+			}
+			if g.Node == a.node {
+				changed = Recover(g, now) || changed
+			}
 			return nil
 		})
 		if err != nil {
@@ -620,7 +847,7 @@ func (a *ACD) Recover(ctx context.Context) error {
 			continue
 		}
 		if err := a.store.RemoveCall(ctx, c.ID, func(c *Call, ag *Agent) error {
-			if ag != nil {
+			if offerHeld(c, ag) {
 				Unreserve(ag, c, Withdrawn, a.queues[c.Queue], now)
 			}
 			return nil
@@ -629,7 +856,15 @@ func (a *ACD) Recover(ctx context.Context) error {
 		}
 		a.events.Emit(Event{Time: now, Type: "call.abandoned", Queue: c.Queue, Call: c.ID})
 	}
-	return nil
+	if a.leaseTTL > 0 {
+		if err := a.renew(ctx); err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+		if err := a.watchNodes(ctx); err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+	}
+	return a.resync(ctx)
 }
 
 // Agents returns a snapshot of all agents.

@@ -39,6 +39,9 @@ type Routing struct {
 	// Intn returns a random number in [0,n) for the random strategy; nil
 	// picks the first candidate (deterministic tests).
 	Intn func(n int) int
+	// Live reports whether a call's node is alive; nil: all are. Calls of
+	// a dead node wait for another node to take them out.
+	Live func(node string) bool
 }
 
 // Route decides which waiting calls are offered to which agents now.
@@ -51,43 +54,58 @@ type Routing struct {
 // far. Calls already being offered are skipped. Route does not modify its
 // arguments.
 func Route(agents []Agent, calls []Call, r Routing) []Assignment {
-	order := make([]int, 0, len(calls))
-	for i := range calls {
-		if calls[i].Agent == "" {
-			order = append(order, i)
-		}
-	}
-	slices.SortStableFunc(order, func(x, y int) int {
-		a, b := &calls[x], &calls[y]
-		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
-			return c
-		}
-		if c := a.Enqueued.Compare(b.Enqueued); c != 0 {
-			return c
-		}
-		return cmp.Compare(r.Queues[b.Queue].Weight, r.Queues[a.Queue].Weight)
-	})
-
-	taken := make([]bool, len(agents))
-	free := 0
+	free := make([]*Agent, 0, len(agents))
 	for i := range agents {
 		if agents[i].State == Available {
-			free++
+			free = append(free, &agents[i])
 		}
 	}
+	order := make([]*Call, 0, len(calls))
+	for i := range calls {
+		if calls[i].Agent == "" {
+			order = append(order, &calls[i])
+		}
+	}
+	slices.SortFunc(order, func(a, b *Call) int { return compareCalls(a, b, r.Queues) })
+	return route(free, order, r)
+}
+
+// compareCalls is the routing order of calls: higher priority, then older,
+// then the heavier queue, then by ID (a total order).
+func compareCalls(a, b *Call, qs map[string]QueueConfig) int {
+	if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
+		return c
+	}
+	if c := a.Enqueued.Compare(b.Enqueued); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(qs[b.Queue].Weight, qs[a.Queue].Weight); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// route is Route over the available agents (free) and the calls in routing
+// order; calls being offered, or of a node r.Live says is dead, are skipped.
+func route(free []*Agent, order []*Call, r Routing) []Assignment {
 	var out []Assignment
+	if len(free) == 0 {
+		return out
+	}
+	taken := make([]bool, len(free))
 	var cands, scratch []int
-	for _, ci := range order {
-		if len(out) == free {
+	for _, c := range order {
+		if len(out) == len(free) {
 			break // every free agent has a call
 		}
-		c := &calls[ci]
+		if c.Agent != "" || r.Live != nil && !r.Live(c.Node) {
+			continue
+		}
 		q := r.Queues[c.Queue]
 		need := q.SkillsAt(r.Now.Sub(c.Enqueued))
 		cands = cands[:0]
-		for ai := range agents {
-			a := &agents[ai]
-			if !taken[ai] && a.State == Available && !r.Now.Before(a.RestUntil) && a.Serves(c.Queue) && hasSkills(a, need) {
+		for ai, a := range free {
+			if !taken[ai] && !r.Now.Before(a.RestUntil) && a.Serves(c.Queue) && hasSkills(a, need) {
 				cands = append(cands, ai)
 			}
 		}
@@ -95,9 +113,9 @@ func Route(agents []Agent, calls []Call, r Routing) []Assignment {
 			continue
 		}
 		var best int
-		best, scratch = pick(agents, cands, scratch[:0], c, q, r)
+		best, scratch = pick(free, cands, scratch[:0], c, q, r)
 		taken[best] = true
-		out = append(out, Assignment{Call: c.ID, Agent: agents[best].ID})
+		out = append(out, Assignment{Call: c.ID, Agent: free[best].ID})
 	}
 	return out
 }
@@ -125,7 +143,7 @@ func hasSkills(a *Agent, need map[string]int) bool {
 
 // pick chooses among candidate agent indexes for call c of queue q. untried
 // is scratch space, returned for reuse.
-func pick(agents []Agent, cands, untried []int, c *Call, q QueueConfig, r Routing) (int, []int) {
+func pick(agents []*Agent, cands, untried []int, c *Call, q QueueConfig, r Routing) (int, []int) {
 	// Agents not yet offered this call first; among the others, the least
 	// recently offered.
 	bestTry, bestTried := -1, -1
@@ -148,7 +166,7 @@ func pick(agents []Agent, cands, untried []int, c *Call, q QueueConfig, r Routin
 	}
 	best := untried[0]
 	for _, ai := range untried[1:] {
-		if prefer(&agents[ai], &agents[best], q, r.LastOffered[q.Name]) {
+		if prefer(agents[ai], agents[best], q, r.LastOffered[q.Name]) {
 			best = ai
 		}
 	}

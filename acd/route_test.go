@@ -164,10 +164,10 @@ func TestRoute(t *testing.T) {
 			want:   []acd.Assignment{{Call: "c1", Agent: "a"}},
 		},
 		{
-			name:   "equal calls keep their input order",
+			name:   "equal calls go by ID, whatever their input order",
 			agents: []acd.Agent{idle("a1", 0, "sales")},
 			calls:  []acd.Call{waiting("z", "sales", 20, 0), waiting("y", "sales", 20, 0)},
-			want:   []acd.Assignment{{Call: "z", Agent: "a1"}},
+			want:   []acd.Assignment{{Call: "y", Agent: "a1"}},
 		},
 	}
 	for _, tc := range cases {
