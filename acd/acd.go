@@ -66,7 +66,7 @@ type ACD struct {
 	queues map[string]QueueConfig
 	view   *view
 
-	sipAddr  string        // this node's address for other nodes' INVITEs
+	sipAddr  string        // this node's address for other nodes' INVITEs; "" = no cross-node routing
 	leaseTTL time.Duration // 0 = no node lease (single node, tests)
 	nodeDown func(node string)
 	lease    NodeInfo // the last one written; guarded by view.mu
@@ -100,14 +100,20 @@ type Option func(*ACD)
 func WithNode(name string) Option { return func(a *ACD) { a.node = name } }
 
 // WithLease makes the node hold a lease in the store, renewed every ttl/3,
-// under which other nodes reach it at sipAddr ("udp:HOST:PORT"). Its calls
-// are then offered to agents of every live node, and it takes over what a
+// under which other nodes reach it at sipAddr ("udp:HOST:PORT"; "": they
+// do not). Nodes that both have an address offer their calls to each
+// other's agents. A node with a lease also takes over what a
 // node whose lease ran out left behind: its waiting calls leave their
 // queues, the agents it had reserved are free again, and the agents whose
 // devices were registered with it are unreachable until they register again.
 func WithLease(sipAddr string, ttl time.Duration) Option {
 	return func(a *ACD) { a.sipAddr, a.leaseTTL = sipAddr, ttl }
 }
+
+// SetSIPAddress sets the address WithLease announces, once the SIP
+// listeners are bound. Call it before Recover and Run; "" turns cross-node
+// routing off for this node.
+func (a *ACD) SetSIPAddress(addr string) { a.sipAddr = addr }
 
 // WithReplicator passes this node's writes to the other nodes' views.
 func WithReplicator(r Replicator) Option { return func(a *ACD) { a.repl = r } }
@@ -275,8 +281,8 @@ func (a *ACD) reachable(ag *Agent, now time.Time) (peer string, ok bool) {
 	if ag.Node == a.node {
 		return "", true
 	}
-	if !a.view.live(a.node, ag.Node, now) {
-		return "", false
+	if a.sipAddr == "" || !a.view.live(a.node, ag.Node, now) {
+		return "", false // this node does not route across nodes, or the agent's is dead
 	}
 	n := a.view.nodes[ag.Node]
 	return n.SIP, n.SIP != ""
@@ -314,14 +320,29 @@ func (a *ACD) dispatch(ctx context.Context, limits bool) error {
 		Live: func(node string) bool { return node == a.node || !v.dead(node, now) },
 	}
 	assigned := route(free, v.order, routing)
+	var late []limitAction // own calls routed past their max_wait
+	for i, as := range assigned {
+		if c := v.calls[as.Call]; c != nil && c.Node == a.node {
+			if act, ok := a.overdue(c, now); ok {
+				late = append(late, act)
+				assigned[i].Call = ""
+			}
+		}
+	}
 	v.mu.Unlock()
+	for _, act := range late {
+		a.applyLimit(ctx, act, now)
+	}
+	if len(late) > 0 {
+		a.poke() // the agents they would have had are free for others
+	}
 
 	for _, as := range assigned {
 		a.mu.Lock()
 		ch, mine := a.waiters[as.Call]
 		a.mu.Unlock()
-		if !mine || ch == nil {
-			continue // another node's call: that node reserves the agent
+		if as.Call == "" || !mine || ch == nil {
+			continue // overdue, or another node's call: that node reserves the agent
 		}
 		now := a.clock.Now()
 		var call Call
@@ -374,16 +395,32 @@ func loggedIn(ag *Agent, q string) bool {
 	return ag.Serves(q) && ag.State != LoggedOut && ag.State != Unreachable
 }
 
+// limitAction is what a queue's limits make of a waiting call: overflow to
+// a queue, or leave (LeaveTimeout, LeaveEmpty); both empty: stay.
+type limitAction struct {
+	c     Call
+	to    string
+	leave string
+}
+
+// overdue returns what max_wait makes of waiting call c at now.
+func (a *ACD) overdue(c *Call, now time.Time) (limitAction, bool) {
+	q := a.queues[c.Queue]
+	switch {
+	case q.MaxWait <= 0 || now.Sub(c.Enqueued) < q.MaxWait:
+		return limitAction{}, false
+	case q.Overflow != "":
+		return limitAction{c: *c, to: q.Overflow}, true
+	default:
+		return limitAction{c: *c, leave: LeaveTimeout}, true
+	}
+}
+
 // enforceLimits applies max_wait (overflow or leave) and leave-when-empty to
 // this node's waiting calls. Calls being offered are left alone until the
 // offer ends.
 func (a *ACD) enforceLimits(ctx context.Context, now time.Time) {
-	type action struct {
-		c    Call
-		to   string // overflow target
-		leave string
-	}
-	var todo []action
+	var todo []limitAction
 	v := a.view
 	v.mu.Lock()
 	var staffed map[string]bool
@@ -391,35 +428,38 @@ func (a *ACD) enforceLimits(ctx context.Context, now time.Time) {
 		if c.Node != a.node || c.Agent != "" {
 			continue
 		}
-		q := a.queues[c.Queue]
-		switch {
-		case q.MaxWait > 0 && now.Sub(c.Enqueued) >= q.MaxWait && q.Overflow != "":
-			todo = append(todo, action{c: *c, to: q.Overflow})
-		case q.MaxWait > 0 && now.Sub(c.Enqueued) >= q.MaxWait:
-			todo = append(todo, action{c: *c, leave: LeaveTimeout})
-		case q.LeaveWhenEmpty:
-			if staffed == nil {
-				staffed = map[string]bool{}
-				for _, ag := range v.agents {
-					for _, q := range ag.Queues {
-						if loggedIn(ag, q) {
-							staffed[q] = true
-						}
+		if act, ok := a.overdue(c, now); ok {
+			todo = append(todo, act)
+			continue
+		}
+		if !a.queues[c.Queue].LeaveWhenEmpty {
+			continue
+		}
+		if staffed == nil {
+			staffed = map[string]bool{}
+			for _, ag := range v.agents {
+				for _, q := range ag.Queues {
+					if loggedIn(ag, q) {
+						staffed[q] = true
 					}
 				}
 			}
-			if !staffed[c.Queue] {
-				todo = append(todo, action{c: *c, leave: LeaveEmpty})
-			}
+		}
+		if !staffed[c.Queue] {
+			todo = append(todo, limitAction{c: *c, leave: LeaveEmpty})
 		}
 	}
 	v.mu.Unlock()
-	for _, t := range todo {
-		if t.to != "" {
-			a.overflow(ctx, t.c, t.to, now)
-		} else {
-			a.leave(ctx, t.c, t.leave, now)
-		}
+	for _, act := range todo {
+		a.applyLimit(ctx, act, now)
+	}
+}
+
+func (a *ACD) applyLimit(ctx context.Context, act limitAction, now time.Time) {
+	if act.to != "" {
+		a.overflow(ctx, act.c, act.to, now)
+	} else {
+		a.leave(ctx, act.c, act.leave, now)
 	}
 }
 

@@ -81,6 +81,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.onFeature(req, tx)
 		return
 	}
+	if req.GetHeader(hdrPeerNode) != nil {
+		s.onPeerInvite(req, tx)
+		return
+	}
 	if !s.trunkSource(req.Source()) {
 		respond(sip.StatusForbidden, "Forbidden: not a trunk")
 		return
@@ -321,22 +325,18 @@ func (c *call) sdp(leg *media.Leg, direction string) []byte {
 // answered and the media is bridged. On any other outcome the ACD is told
 // (no answer, or abandon if the member left meanwhile).
 func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
-	log := c.log.With().Str("agent", string(off.Agent)).Logger()
-	bindings := c.s.loc.Lookup(string(off.Agent))
-	if len(bindings) == 0 {
-		c.offerFailed(off.Agent, acd.NoAnswer)
-		return false, errors.New("no registered device")
-	}
-	b := bindings[0]
+	log := c.log.With().Str("agent", string(off.Agent)).Str("via_node", off.Peer).Logger()
 	leg, err := c.s.relay.NewLeg(c.codec)
 	if err != nil {
 		c.offerFailed(off.Agent, acd.Withdrawn)
 		return false, fmt.Errorf("media: %w", err)
 	}
-
-	req := sip.NewRequest(sip.INVITE, *b.Contact.Clone())
-	req.SetTransport(b.Transport)
-	req.SetDestination(b.Source)
+	req, err := c.agentRequest(off)
+	if err != nil {
+		leg.Close()
+		c.offerFailed(off.Agent, acd.NoAnswer)
+		return false, err
+	}
 	req.SetBody(c.sdp(leg, ""))
 	req.AppendHeader(contentTypeSDP())
 	from := &sip.FromHeader{
@@ -346,7 +346,8 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: string(off.Agent), Host: b.Contact.Host, Port: b.Contact.Port}})
+	to := req.Recipient
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: string(off.Agent), Host: to.Host, Port: to.Port}})
 
 	ringCtx, cancelRing := context.WithTimeout(ctx, off.RingTimeout)
 	defer cancelRing()
@@ -429,6 +430,23 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	c.agent = off.Agent
 	c.agentLeg.Store(leg)
 	return true, nil
+}
+
+// agentRequest starts the INVITE that rings the offered agent: to the
+// newest registered device, or through the node it registered with.
+func (c *call) agentRequest(off acd.Offer) (*sip.Request, error) {
+	if off.Peer != "" {
+		return c.s.peerRequest(off.Peer, string(off.Agent))
+	}
+	bindings := c.s.loc.Lookup(string(off.Agent))
+	if len(bindings) == 0 {
+		return nil, errors.New("no registered device")
+	}
+	b := bindings[0]
+	req := sip.NewRequest(sip.INVITE, *b.Contact.Clone())
+	req.SetTransport(b.Transport)
+	req.SetDestination(b.Source)
+	return req, nil
 }
 
 // endOffer reports a failed offer: nothing if the member left meanwhile
@@ -518,6 +536,10 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		_ = d.ReadAck(req, tx)
 		return
 	}
+	if l := s.lookupPeer(req.CallID().Value()); l != nil {
+		_ = l.in.ReadAck(req, tx)
+		return
+	}
 	c := s.lookup(req.CallID().Value())
 	if c == nil {
 		return
@@ -531,6 +553,14 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if d := s.lookupFeature(req.CallID().Value()); d != nil {
 		_ = d.ReadBye(req, tx)
+		return
+	}
+	if l := s.lookupPeer(req.CallID().Value()); l != nil {
+		if req.CallID().Value() == l.in.InviteRequest.CallID().Value() {
+			_ = l.in.ReadBye(req, tx)
+		} else if out := l.outDialog(); out != nil {
+			_ = out.ReadBye(req, tx)
+		}
 		return
 	}
 	c := s.lookup(req.CallID().Value())
@@ -562,6 +592,11 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 // from the new offer (RFC 3264 §6.1: sendonly is answered recvonly), and
 // points the relay leg at the new address.
 func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if s.lookupPeer(req.CallID().Value()) != nil {
+		// Not relayed yet: the leg keeps the media it was set up with.
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: re-INVITE through a node leg", nil))
+		return
+	}
 	c := s.lookup(req.CallID().Value())
 	if c == nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))

@@ -66,6 +66,11 @@ type Config struct {
 	// PauseReasons are the reasons *22N picks from (N from 1).
 	PauseReasons []string
 
+	// NodeName names this node in the INVITEs it sends other nodes;
+	// PeerSecret signs them and checks theirs (empty: no node INVITEs).
+	NodeName   string
+	PeerSecret []byte
+
 	MaxCalls         int // member calls at once; 0 = no limit
 	MaxCallRate      int // new member calls per second; 0 = no limit
 	MaxRegistrations int // devices per agent; 0 = no limit
@@ -110,8 +115,11 @@ type Server struct {
 	callsMu   sync.Mutex
 	calls     map[string]*call                      // by SIP Call-ID of either leg
 	features  map[string]*sipgo.DialogServerSession // feature-code calls by SIP Call-ID
+	peers     map[string]*peerLeg                   // agent legs carried for other nodes, by SIP Call-ID of either side
 	callCount atomic.Int64
 }
+
+func (s *Server) now() time.Time { return time.Now() }
 
 // New builds the edge and binds its listeners, so Addrs is known before Serve.
 func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.Pseudonymizer, log zerolog.Logger) (*Server, error) {
@@ -123,6 +131,7 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 		udp:      make(map[string]net.PacketConn),
 		calls:    make(map[string]*call),
 		features: make(map[string]*sipgo.DialogServerSession),
+		peers:    make(map[string]*peerLeg),
 		parseLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second}),
 	}
 	s.lockout = NewLockout()

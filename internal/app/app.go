@@ -40,6 +40,7 @@ type App struct {
 	http  *http.Server
 	hln   net.Listener
 
+	sync     *queues.Sync
 	redis    *queues.Redis    // nil with the memory store
 	queueLog *queues.QueueLog // nil without queue_log
 	kpis     *acd.KPITracker
@@ -98,11 +99,11 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		}
 		sinks = append(sinks, a.queueLog)
 	}
+	a.sync = queues.NewSync(bus.Conn, log.With().Str("component", "sync").Logger())
 	a.acd = acd.New(store, queueConfigs(cfg), acd.SystemClock{}, acd.FanOut(sinks...),
-		log.With().Str("component", "acd").Logger(), acd.WithNode(cfg.Node.Name))
-	if err := a.acd.Recover(ctx); err != nil {
-		return nil, err
-	}
+		log.With().Str("component", "acd").Logger(), acd.WithNode(cfg.Node.Name),
+		acd.WithLease("", cfg.Node.Lease.D()), acd.WithReplicator(a.sync),
+		acd.WithNodeDown(func(node string) { a.sip.PeerDown(node) }))
 
 	addr, err := netip.ParseAddr(cfg.Media.Address)
 	if err != nil {
@@ -132,6 +133,22 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	}
 	a.sip, err = sip.New(scfg, a.acd, a.relay, hold, p, log.With().Str("component", "sip").Logger())
 	if err != nil {
+		return nil, err
+	}
+	if cfg.Node.Secret != "" {
+		addr := cfg.Node.SIPAddress
+		if addr == "" {
+			addr = defaultSIPAddress(a.sip.Addrs())
+			if addr == "" {
+				log.Warn().Msg("node.secret is set but no sip.listen entry has a specific IP: set node.sip_address; this node routes only to its own agents")
+			}
+		}
+		a.acd.SetSIPAddress(addr)
+	}
+	if err := a.sync.Subscribe(a.acd.Apply); err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
+	if err := a.acd.Recover(ctx); err != nil {
 		return nil, err
 	}
 
@@ -189,6 +206,9 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 		Numbers:          make(map[string]sip.Number, len(cfg.Numbers)),
 		Agents:           make(map[string]string, len(cfg.Agents)),
 	}
+	if cfg.Node.Secret != "" {
+		sc.NodeName, sc.PeerSecret = cfg.Node.Name, []byte(cfg.Node.Secret)
+	}
 	if cfg.Privacy.PseudonymKey != "" {
 		sc.NonceKey = []byte("nonce:" + cfg.Privacy.PseudonymKey)
 	}
@@ -209,6 +229,18 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 		sc.Agents[ag.ID] = ag.Password
 	}
 	return sc, nil
+}
+
+// defaultSIPAddress is node.sip_address's default: the first bound
+// listener, if its IP is specific ("" if none is).
+func defaultSIPAddress(ls []sip.Listener) string {
+	for _, l := range ls {
+		ap, err := netip.ParseAddrPort(l.Addr)
+		if err == nil && !ap.Addr().IsUnspecified() {
+			return l.Network + ":" + l.Addr
+		}
+	}
+	return ""
 }
 
 // SIPAddrs returns the bound SIP listen addresses.
@@ -295,6 +327,9 @@ func (a *App) close() {
 	}
 	if a.redis != nil {
 		_ = a.redis.Close()
+	}
+	if a.sync != nil {
+		a.sync.Close()
 	}
 	if a.bus != nil {
 		a.bus.Close()

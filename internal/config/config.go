@@ -67,7 +67,24 @@ type Config struct {
 // Node identifies this process.
 type Node struct {
 	Name string `yaml:"name"` // unique per node, [A-Za-z0-9._-]{1,64}; default: the hostname
+	// SIPAddress is where the other nodes send INVITEs for agents
+	// registered here, "udp:HOST:PORT" or "tcp:HOST:PORT" with a specific
+	// IP; default: the first sip.listen entry, if its IP is specific.
+	SIPAddress string `yaml:"sip_address"`
+	// Secret signs the INVITEs nodes send each other for their agents; the
+	// same on every node, at least MinNodeSecretLen characters. Empty: this
+	// node routes only to agents registered with it.
+	Secret string `yaml:"secret"`
+	// Lease is how long the node's reservations outlive it; it renews the
+	// lease every third of it. 1s..60s; default DefaultLease.
+	Lease Duration `yaml:"lease"`
 }
+
+// MinNodeSecretLen is the shortest node.secret accepted.
+const MinNodeSecretLen = 24
+
+// DefaultLease is node.lease's default.
+const DefaultLease = 6 * time.Second
 
 // SIP configures the signalling side.
 type SIP struct {

@@ -14,6 +14,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Node.Name == "" {
 		c.Node.Name = hostname()
 	}
+	if c.Node.Lease == 0 {
+		c.Node.Lease = Duration(DefaultLease)
+	}
 	if len(c.SIP.Listen) == 0 {
 		c.SIP.Listen = []string{NetworkUDP + ":" + DefaultSIPListen, NetworkTCP + ":" + DefaultSIPListen}
 	}

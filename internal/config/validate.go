@@ -92,6 +92,19 @@ func (v *validator) node(n Node) {
 	if !nodeNameRE.MatchString(n.Name) {
 		v.add("node.name", "must be 1 to 64 letters, digits, '.', '_' or '-' (got %q)", n.Name)
 	}
+	if n.SIPAddress != "" {
+		if l, err := parseListener(n.SIPAddress); err != nil {
+			v.add("node.sip_address", "%v", err)
+		} else if ap := netip.MustParseAddrPort(l.Addr); ap.Addr().IsUnspecified() || ap.Port() == 0 {
+			v.add("node.sip_address", "must name the IP address and port other nodes reach (got %q)", n.SIPAddress)
+		}
+	}
+	if k := len(n.Secret); k > 0 && k < MinNodeSecretLen {
+		v.add("node.secret", "must be at least %d characters (got %d)", MinNodeSecretLen, k)
+	}
+	if d := n.Lease.D(); d < time.Second || d > time.Minute {
+		v.add("node.lease", "must be between 1s and 60s (got %s)", d)
+	}
 }
 
 func (v *validator) sip(s SIP) {

@@ -65,6 +65,10 @@ func TestValidateInvalid(t *testing.T) {
 	}{
 		{"empty node name", func(c *Config) { c.Node.Name = "" }, "node.name", "must be 1 to 64"},
 		{"node name with space", func(c *Config) { c.Node.Name = "node 1" }, "node.name", `(got "node 1")`},
+		{"node sip address unspecified", func(c *Config) { c.Node.SIPAddress = "udp:0.0.0.0:5060" }, "node.sip_address", "must name the IP address and port"},
+		{"node sip address bad network", func(c *Config) { c.Node.SIPAddress = "sctp:10.0.0.1:5060" }, "node.sip_address", "unsupported network"},
+		{"node secret short", func(c *Config) { c.Node.Secret = "short" }, "node.secret", "at least 24 characters (got 5)"},
+		{"node lease long", func(c *Config) { c.Node.Lease = Duration(2 * time.Minute) }, "node.lease", "between 1s and 60s (got 2m0s)"},
 
 		{"no listeners", func(c *Config) { c.SIP.Listen = nil }, "sip.listen", "at least one listener"},
 		{"unknown digest algorithm", func(c *Config) { c.SIP.DigestAlgorithms = []string{"SHA-512"} }, "sip.digest_algorithms[0]", `must be SHA-256 or MD5 (got "SHA-512")`},
