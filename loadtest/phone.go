@@ -164,10 +164,15 @@ func (c *AgentCall) Hangup(ctx context.Context) error { return c.dialog.Bye(ctx)
 // Agent is a phone that answers incoming calls.
 type Agent struct {
 	*Phone
-	opts     AgentOptions
-	Rings    atomic.Int64 // INVITEs received
-	Cancels  atomic.Int64 // rings cancelled by the caller
-	Answered chan *AgentCall
+	opts    AgentOptions
+	Rings   atomic.Int64 // INVITEs received
+	Cancels atomic.Int64 // rings cancelled by the caller
+	Calls   atomic.Int64 // calls answered
+	// MaxActive is the most answered calls the phone had at once: an ACD
+	// must never give an agent a second call.
+	MaxActive atomic.Int64
+	active    atomic.Int64
+	Answered  chan *AgentCall
 }
 
 // NewAgent starts a simulated agent phone.
@@ -236,6 +241,11 @@ func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		Codec: codec, TelEventPT: offer.TelEventPT})
 	if err := d.RespondSDP(answer); err != nil {
 		return
+	}
+	a.Calls.Add(1)
+	n := a.active.Add(1)
+	defer a.active.Add(-1)
+	for m := a.MaxActive.Load(); n > m && !a.MaxActive.CompareAndSwap(m, n); m = a.MaxActive.Load() {
 	}
 	peer.Send(netip.AddrPortFrom(offer.Addr, uint16(offer.Port)))
 	c := &AgentCall{RTP: peer, dialog: d}
