@@ -23,6 +23,7 @@ type QueueConfig struct {
 	Skills        map[string]int
 	Widen         []SkillStep     // in increasing After order
 	Order         map[AgentID]int // agent order for the linear strategy
+	RingStep      time.Duration   // ring-progressively: the next agent's phone joins after this long
 	MaxMisses     int             // unanswered offers in a row that pause an agent; 0 = never
 	RejectBackoff time.Duration   // an agent who declines an offer gets none for this long
 
@@ -50,6 +51,23 @@ type Offer struct {
 	// device registered with, if that is another node: ring the agent
 	// through it. Empty: the device registered here.
 	Peer string
+	// Also are further agents offered the same call (ring-all,
+	// ring-progressively): ring each After its delay, while the others
+	// ring; the first to answer takes the call. Report the others with
+	// OfferFailed (Withdrawn) before Connect.
+	Also []Target
+}
+
+// Target is one more agent to ring for an offer.
+type Target struct {
+	Agent AgentID
+	Peer  string        // as Offer.Peer
+	After time.Duration // start ringing this long after the offer
+}
+
+// Targets returns every agent of the offer, the first one first.
+func (o Offer) Targets() []Target {
+	return append([]Target{{Agent: o.Agent, Peer: o.Peer}}, o.Also...)
 }
 
 // ACD routes this node's waiting calls to agents. Its dispatcher goroutine
@@ -329,6 +347,7 @@ func (a *ACD) dispatch(ctx context.Context, limits bool) error {
 			}
 		}
 	}
+	groups := a.groups(assigned, free, now)
 	v.mu.Unlock()
 	for _, act := range late {
 		a.applyLimit(ctx, act, now)
@@ -383,9 +402,92 @@ func (a *ACD) dispatch(ctx context.Context, limits bool) error {
 		// has the offer. The channel is buffered (one offer at a time per call).
 		a.emitAgent(&reserved, now)
 		a.events.Emit(Event{Time: now, Type: "call.offered", Queue: call.Queue, Agent: as.Agent, Call: as.Call})
-		ch <- Offer{Agent: as.Agent, Queue: call.Queue, RingTimeout: a.queues[call.Queue].RingTimeout, Peer: peer}
+		also := a.reserveMore(ctx, call, groups[as.Call], now)
+		ch <- Offer{Agent: as.Agent, Queue: call.Queue, RingTimeout: a.queues[call.Queue].RingTimeout, Peer: peer, Also: also}
 	}
 	return nil
+}
+
+// groups picks, for this node's assigned calls of ring-all and
+// ring-progressively queues, the further free agents to ring: every other
+// eligible one no call of this pass took, longest idle first. The view's
+// lock is held.
+func (a *ACD) groups(assigned []Assignment, free []*Agent, now time.Time) map[CallID][]AgentID {
+	var out map[CallID][]AgentID
+	var taken map[AgentID]bool
+	for _, as := range assigned {
+		c := a.view.calls[as.Call]
+		if as.Call == "" || c == nil || c.Node != a.node || !a.queues[c.Queue].Strategy.Rings() {
+			continue
+		}
+		if taken == nil {
+			taken = make(map[AgentID]bool, len(assigned))
+			for _, as := range assigned {
+				taken[as.Agent] = true
+			}
+			out = map[CallID][]AgentID{}
+		}
+		q := a.queues[c.Queue]
+		need := q.SkillsAt(now.Sub(c.Enqueued))
+		var more []*Agent
+		for _, ag := range free {
+			if !taken[ag.ID] && eligible(ag, c, need, now) {
+				more = append(more, ag)
+				taken[ag.ID] = true
+			}
+		}
+		slices.SortFunc(more, func(x, y *Agent) int {
+			if prefer(x, y, q, "") {
+				return -1
+			}
+			return 1
+		})
+		for _, ag := range more {
+			out[as.Call] = append(out[as.Call], ag.ID)
+		}
+	}
+	return out
+}
+
+// reserveMore reserves the further agents of call's offer and returns them
+// as targets; one that is no longer free is skipped.
+func (a *ACD) reserveMore(ctx context.Context, call Call, agents []AgentID, now time.Time) []Target {
+	var out []Target
+	step := a.queues[call.Queue].RingStep
+	for _, id := range agents {
+		var c2 Call
+		var ag Agent
+		err := a.store.UpdateCallAgent(ctx, call.ID, id, func(c *Call, g *Agent) error {
+			if g == nil {
+				return ErrNotFound
+			}
+			if err := ReserveMore(g, c, now); err != nil {
+				return err
+			}
+			c2, ag = *c, *g
+			return nil
+		})
+		if err != nil {
+			continue
+		}
+		a.wroteCall(c2)
+		a.wroteAgent(ag)
+		a.view.mu.Lock()
+		peer, ok := a.reachable(&ag, now)
+		a.view.mu.Unlock()
+		if !ok {
+			a.release(ctx, call.ID, id)
+			continue
+		}
+		a.emitAgent(&ag, now)
+		a.events.Emit(Event{Time: now, Type: "call.offered", Queue: call.Queue, Agent: id, Call: call.ID})
+		t := Target{Agent: id, Peer: peer}
+		if a.queues[call.Queue].Strategy == RingProgressively {
+			t.After = time.Duration(len(out)+1) * step
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // loggedIn reports whether an agent counts as logged in to queue q for the
@@ -609,7 +711,7 @@ func (a *ACD) dropWaiter(id CallID) {
 // reclaimed offer (another node took over after this one's lease ran out)
 // has left the agent, whatever happened to it since.
 func offerHeld(c *Call, g *Agent) bool {
-	return g != nil && c.Agent == g.ID && g.Call == c.ID && g.Fence == c.Fence
+	return g != nil && (c.Agent == g.ID || slices.Contains(c.Ringing, g.ID)) && g.Call == c.ID && g.Fence == c.Fence
 }
 
 // fence returns the fencing token of this node's offer of call, 0 if none.
@@ -641,16 +743,19 @@ func (a *ACD) OfferFailed(ctx context.Context, call CallID, agent AgentID, o Out
 	if err != nil {
 		return fmt.Errorf("offer of %s to %s failed: %w", call, agent, err)
 	}
-	a.mu.Lock()
-	delete(a.fences, call)
-	a.mu.Unlock()
+	if c2.Agent == "" { // the last agent of the offer
+		a.mu.Lock()
+		delete(a.fences, call)
+		a.mu.Unlock()
+	}
 	a.wroteCall(c2)
 	a.wroteAgent(ag)
-	typ := "call.noanswer"
-	if o == Rejected {
-		typ = "call.rejected"
+	switch o {
+	case NoAnswer:
+		a.events.Emit(Event{Time: now, Type: "call.noanswer", Queue: c2.Queue, Agent: agent, Call: call})
+	case Rejected:
+		a.events.Emit(Event{Time: now, Type: "call.rejected", Queue: c2.Queue, Agent: agent, Call: call})
 	}
-	a.events.Emit(Event{Time: now, Type: typ, Queue: c2.Queue, Agent: agent, Call: call})
 	a.emitAgent(&ag, now)
 	a.poke()
 	return nil
@@ -663,11 +768,13 @@ func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
 	fence := a.fence(call)
 	var queue string
 	var ag Agent
+	var others []AgentID
 	err := a.store.RemoveCall(ctx, call, func(c *Call, g *Agent) error {
 		if g == nil || g.ID != agent || !offerHeld(c, g) || c.Fence != fence {
 			return ErrConflict
 		}
 		queue = c.Queue
+		others = slices.DeleteFunc(slices.Clone(c.Ringing), func(id AgentID) bool { return id == agent })
 		err := Connect(g, call, now)
 		ag = *g
 		return err
@@ -677,6 +784,9 @@ func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
 	}
 	a.removedCall(call)
 	a.wroteAgent(ag)
+	for _, id := range others { // normally withdrawn by the caller already
+		a.releaseAgent(ctx, id, call, fence, now)
+	}
 	a.dropWaiter(call)
 	a.events.Emit(Event{Time: now, Type: "call.connected", Queue: queue, Agent: agent, Call: call})
 	a.emitAgent(&ag, now)
@@ -684,20 +794,22 @@ func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
 }
 
 // Abandon takes a call out of its queue because the member hung up (or the
-// call failed) before an agent took it. An agent whose phone was ringing for
-// it is free again.
+// call failed) before an agent took it. Agents whose phones were ringing
+// for it are free again.
 func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 	now := a.clock.Now()
 	fence := a.fence(call)
 	var queue string
 	var freed *Agent
+	var others []AgentID
 	err := a.store.RemoveCall(ctx, call, func(c *Call, ag *Agent) error {
-		queue, freed = c.Queue, nil
+		queue, freed, others = c.Queue, nil, nil
 		if offerHeld(c, ag) && c.Fence == fence {
 			Unreserve(ag, c, Withdrawn, a.queues[c.Queue], now)
 			g := *ag
 			freed = &g
 		}
+		others = slices.Clone(c.Ringing) // what is left after the first agent
 		return nil
 	})
 	a.mu.Lock()
@@ -712,9 +824,31 @@ func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 	if freed != nil {
 		a.wroteAgent(*freed)
 		a.emitAgent(freed, now)
-		a.poke()
 	}
+	for _, id := range others {
+		a.releaseAgent(ctx, id, call, fence, now)
+	}
+	a.poke()
 	return nil
+}
+
+// releaseAgent ends agent id's offer of call (fence), which left the store.
+func (a *ACD) releaseAgent(ctx context.Context, id AgentID, call CallID, fence uint64, now time.Time) {
+	ag, err := a.store.UpdateAgent(ctx, id, func(g *Agent) error {
+		if g.State != Reserved || g.Call != call || g.Fence != fence {
+			return errUnchanged
+		}
+		Unreserve(g, nil, Withdrawn, QueueConfig{}, now)
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, errUnchanged) {
+			a.log.Error().Err(err).Str("agent", string(id)).Msg("release offer")
+		}
+		return
+	}
+	a.wroteAgent(ag)
+	a.emitAgent(&ag, now)
 }
 
 // Hang-up sides for Complete.

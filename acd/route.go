@@ -18,10 +18,20 @@ const (
 	LeastTalkTime Strategy = "least-talk-time" // least talk time since the node started, then longest idle
 	Linear        Strategy = "linear"          // the queue's agent order (config order), first free one
 	Random        Strategy = "random"          // uniformly at random
+	// RingAll rings every eligible free agent at once; the first to answer
+	// takes the call, the others' phones stop ringing.
+	RingAll Strategy = "ring-all"
+	// RingProgressively rings the longest idle eligible agent, then adds
+	// the next one every QueueConfig.RingStep while the earlier ones keep
+	// ringing, until one answers or the ring timeout ends.
+	RingProgressively Strategy = "ring-progressively"
 )
 
 // Strategies lists the supported strategies.
-var Strategies = []Strategy{LongestIdle, RoundRobin, FewestCalls, LeastTalkTime, Linear, Random}
+var Strategies = []Strategy{LongestIdle, RoundRobin, FewestCalls, LeastTalkTime, Linear, Random, RingAll, RingProgressively}
+
+// Rings reports whether the strategy offers a call to several agents at once.
+func (s Strategy) Rings() bool { return s == RingAll || s == RingProgressively }
 
 // SkillStep widens a queue's skill requirement once a call has waited After.
 type SkillStep struct {
@@ -105,7 +115,7 @@ func route(free []*Agent, order []*Call, r Routing) []Assignment {
 		need := q.SkillsAt(r.Now.Sub(c.Enqueued))
 		cands = cands[:0]
 		for ai, a := range free {
-			if !taken[ai] && !r.Now.Before(a.RestUntil) && a.Serves(c.Queue) && hasSkills(a, need) {
+			if !taken[ai] && eligible(a, c, need, r.Now) {
 				cands = append(cands, ai)
 			}
 		}
@@ -118,6 +128,12 @@ func route(free []*Agent, order []*Call, r Routing) []Assignment {
 		out = append(out, Assignment{Call: c.ID, Agent: free[best].ID})
 	}
 	return out
+}
+
+// eligible reports whether free agent a may be offered call c, whose queue
+// requires skills need now.
+func eligible(a *Agent, c *Call, need map[string]int, now time.Time) bool {
+	return !now.Before(a.RestUntil) && a.Serves(c.Queue) && hasSkills(a, need)
 }
 
 // SkillsAt returns the skill levels the queue requires of an agent for a

@@ -43,7 +43,20 @@ func Reserve(a *Agent, c *Call, now time.Time) error {
 	c.Fence++
 	a.State, a.Since, a.Call = Reserved, now, c.ID
 	a.CallNode, a.Fence = c.Node, c.Fence
-	c.Agent = a.ID
+	c.Agent, c.Ringing = a.ID, []AgentID{a.ID}
+	return nil
+}
+
+// ReserveMore adds agent a to the agents call c is offered to (ring-all,
+// ring-progressively), under the same fence: the call must be offered
+// already.
+func ReserveMore(a *Agent, c *Call, now time.Time) error {
+	if a.State != Available || now.Before(a.RestUntil) || c.Agent == "" || slices.Contains(c.Ringing, a.ID) {
+		return ErrConflict
+	}
+	a.State, a.Since, a.Call = Reserved, now, c.ID
+	a.CallNode, a.Fence = c.Node, c.Fence
+	c.Ringing = append(c.Ringing, a.ID)
 	return nil
 }
 
@@ -65,9 +78,22 @@ func Unreserve(a *Agent, c *Call, o Outcome, q QueueConfig, now time.Time) {
 		}
 		settle(a, now)
 	}
-	if c != nil && (a == nil || c.Agent == a.ID) {
-		c.Agent = ""
-		if o != Withdrawn && a != nil {
+	switch {
+	case c == nil:
+	case a == nil: // the agent is gone: the whole offer ends
+		c.Agent, c.Ringing = "", nil
+	case slices.Contains(c.Ringing, a.ID) || c.Agent == a.ID:
+		c.Ringing = slices.DeleteFunc(c.Ringing, func(id AgentID) bool { return id == a.ID })
+		if len(c.Ringing) == 0 {
+			c.Ringing = nil // a waiting call has no offer list, not an empty one
+		}
+		if c.Agent == a.ID {
+			c.Agent = ""
+			if len(c.Ringing) > 0 {
+				c.Agent = c.Ringing[0]
+			}
+		}
+		if o != Withdrawn {
 			c.Tried = append(slices.DeleteFunc(c.Tried, func(id AgentID) bool { return id == a.ID }), a.ID)
 		}
 	}

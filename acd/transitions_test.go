@@ -27,7 +27,7 @@ func offline(a acd.Agent) acd.Agent {
 // offeredTo returns call c1 offered to agent id.
 func offeredTo(id acd.AgentID, tried ...acd.AgentID) acd.Call {
 	c := waiting("c1", "sales", 0, 0, tried...)
-	c.Agent = id
+	c.Agent, c.Ringing = id, []acd.AgentID{id}
 	return c
 }
 

@@ -142,7 +142,8 @@ type Call struct {
 	Queue    string
 	Priority int       // higher first
 	Enqueued time.Time // when the call joined the queue; ties in priority go to the oldest
-	Agent    AgentID   // set while the call is offered to an agent
+	Agent    AgentID   // set while the call is offered to an agent (the first one, with ring-all)
+	Ringing  []AgentID // every agent the call is offered to now, Agent first (several with ring-all)
 	Tried    []AgentID // agents already offered this call, least recently first
 	Node     string    // the node that holds the member's call
 	Fence    uint64    // offers made so far; the current offer's fencing token
@@ -152,6 +153,7 @@ type Call struct {
 // Clone returns a deep copy.
 func (c Call) Clone() Call {
 	c.Tried = slices.Clone(c.Tried)
+	c.Ringing = slices.Clone(c.Ringing)
 	return c
 }
 

@@ -320,96 +320,105 @@ func (c *call) sdp(leg *media.Leg, direction string) []byte {
 	})
 }
 
-// ring offers the call to one agent: INVITE the agent's newest device, wait
-// up to the ring timeout, CANCEL on timeout. It returns true once the agent
-// answered and the media is bridged. On any other outcome the ACD is told
-// (no answer, or abandon if the member left meanwhile).
+// ring offers the call to the offer's agents: INVITE each one's phone (at
+// once, or after its delay with ring-progressively), wait up to the ring
+// timeout, CANCEL the phones still ringing. The first to answer takes the
+// call: the others are cancelled and withdrawn, and ring returns true once
+// the media is bridged. Otherwise each agent's outcome is told to the ACD
+// (no answer, declined), or nothing if the member left meanwhile (run's
+// loop abandons the call).
 func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
-	log := c.log.With().Str("agent", string(off.Agent)).Str("via_node", off.Peer).Logger()
+	targets := off.Targets()
 	leg, err := c.s.relay.NewLeg(c.codec)
 	if err != nil {
-		c.offerFailed(off.Agent, acd.Withdrawn)
+		for _, tg := range targets {
+			c.offerFailed(tg.Agent, acd.Withdrawn)
+		}
 		return false, fmt.Errorf("media: %w", err)
 	}
-	req, err := c.agentRequest(off)
-	if err != nil {
-		leg.Close()
-		c.offerFailed(off.Agent, acd.NoAnswer)
-		return false, err
-	}
-	req.SetBody(c.sdp(leg, ""))
-	req.AppendHeader(contentTypeSDP())
-	from := &sip.FromHeader{
-		DisplayName: "Callwerk " + c.queue,
-		Address:     sip.Uri{Scheme: "sip", User: "callwerk", Host: c.s.dialog.ContactHDR.Address.Host},
-		Params:      sip.NewParams(),
-	}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(from)
-	to := req.Recipient
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: string(off.Agent), Host: to.Host, Port: to.Port}})
-
+	begin := time.Now()
 	ringCtx, cancelRing := context.WithTimeout(ctx, off.RingTimeout)
 	defer cancelRing()
 	memberGone := context.AfterFunc(c.member.Context(), cancelRing)
 	defer memberGone()
 
-	log.Info().Msg("ringing agent")
-	dlg, err := c.s.dialog.WriteInvite(ringCtx, req)
-	if err != nil {
-		leg.Close()
-		c.endOffer(off.Agent, err)
-		return false, fmt.Errorf("invite: %w", err)
-	}
-	c.s.track(req.CallID().Value(), c)
-	// Publish the dialog at once: the agent may hang up right after our ACK,
-	// and onBye must find the dialog to end it.
-	c.agentDlg.Store(dlg)
-	// The ring goroutine and this one race when the agent answers just as
-	// the ring time ends; claim decides once: 1 = answered, 2 = given up.
-	// Whoever loses hangs up the late answer.
+	// The forks and this goroutine race when a phone answers just as the
+	// ring time ends; claim decides once: the index of the fork that takes
+	// the call, or gaveUp. Whoever loses hangs up the late answer.
 	var claim atomic.Int32
-	answered := make(chan error, 1)
-	c.rings.Add(1)
-	go func() {
-		defer c.rings.Done()
-		err := dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{})
-		late := dlg.InviteResponse != nil && dlg.InviteResponse.IsSuccess()
-		if err == nil && claim.CompareAndSwap(0, 1) {
-			answered <- nil
-			return
-		}
-		if late { // answered after we gave up, or during the CANCEL
-			bctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
-			_ = dlg.Ack(bctx)
-			_ = dlg.Bye(bctx)
+	claim.Store(unclaimed)
+	type result struct {
+		i   int
+		dlg *sipgo.DialogClientSession
+		err error
+	}
+	results := make(chan result, len(targets)) // forks never block on it
+	cancels := make([]context.CancelFunc, len(targets))
+	for i, tg := range targets {
+		fctx, cancel := context.WithCancel(ringCtx)
+		cancels[i] = cancel
+		c.rings.Add(1)
+		go func() {
+			defer c.rings.Done()
+			dlg, err := c.fork(fctx, int32(i), tg, leg, &claim)
+			results <- result{i, dlg, err}
+		}()
+	}
+	defer func() {
+		for _, cancel := range cancels {
 			cancel()
 		}
-		if err == nil {
-			err = context.Cause(ringCtx)
-		}
-		answered <- err
 	}()
 
-	select {
-	case err = <-answered:
-	case <-ringCtx.Done():
-		if claim.CompareAndSwap(0, 2) {
-			// WaitAnswer sends the CANCEL; its wait for the 487 goes on in
-			// the background (c.rings) while the call moves on.
-			err = context.Cause(ringCtx)
-		} else {
-			err = <-answered
+	reported := make([]bool, len(targets))
+	report := func(i int, err error) {
+		if !reported[i] {
+			reported[i] = true
+			c.endOffer(targets[i].Agent, err)
 		}
 	}
-	if err != nil {
-		c.agentDlg.Store(nil)
+	var win *result
+	done := ringCtx.Done()
+	for pending := len(targets); pending > 0 && win == nil; {
+		select {
+		case r := <-results:
+			pending--
+			if r.err == nil {
+				win = &r
+			} else {
+				report(r.i, r.err)
+			}
+		case <-done:
+			if claim.CompareAndSwap(unclaimed, gaveUp) {
+				pending = 0 // the forks still ringing CANCEL in the background (c.rings)
+			} else {
+				done = nil // a fork took the call: its result is on the way
+			}
+		}
+	}
+	if win == nil {
+		cause := context.Cause(ringCtx)
+		for i, tg := range targets {
+			if time.Since(begin) < tg.After {
+				report(i, errNotRung) // its turn never came
+			} else {
+				report(i, cause)
+			}
+		}
 		leg.Close()
-		c.s.untrack(req.CallID().Value())
-		c.endOffer(off.Agent, err)
-		return false, err
+		return false, fmt.Errorf("not answered: %w", cause)
+	}
+	for i := range targets {
+		if i != win.i {
+			cancels[i]()
+			if !reported[i] {
+				reported[i] = true
+				c.offerFailed(targets[i].Agent, acd.Withdrawn)
+			}
+		}
 	}
 
+	agent, dlg := targets[win.i].Agent, win.dlg
 	ans, err := media.ParseSDP(dlg.InviteResponse.Body())
 	if err == nil {
 		leg.SetRemote(netip.AddrPortFrom(ans.Addr, uint16(ans.Port)))
@@ -423,22 +432,88 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		cancel()
 		c.agentDlg.Store(nil)
 		leg.Close()
-		c.s.untrack(req.CallID().Value())
-		c.endOffer(off.Agent, nil)
-		return false, fmt.Errorf("agent answer: %w", err)
+		c.s.untrack(dlg.InviteRequest.CallID().Value())
+		c.endOffer(agent, nil)
+		return false, fmt.Errorf("agent %s answer: %w", agent, err)
 	}
-	c.agent = off.Agent
+	c.agent = agent
 	c.agentLeg.Store(leg)
 	return true, nil
 }
 
-// agentRequest starts the INVITE that rings the offered agent: to the
-// newest registered device, or through the node it registered with.
-func (c *call) agentRequest(off acd.Offer) (*sip.Request, error) {
-	if off.Peer != "" {
-		return c.s.peerRequest(off.Peer, string(off.Agent))
+// Values of ring's claim besides a fork's index.
+const (
+	unclaimed = -1
+	gaveUp    = -2
+)
+
+// errNotRung ends a fork whose phone was never rung (ring-progressively:
+// the call was answered or given up before its turn).
+var errNotRung = errors.New("not rung")
+
+// fork rings one agent's phone for ring: after tg.After, INVITE, wait for
+// the answer until ctx ends. It returns the dialog if its answer took the
+// call (claim), else why not; an answer that came too late is hung up.
+func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg, claim *atomic.Int32) (*sipgo.DialogClientSession, error) {
+	if tg.After > 0 {
+		t := time.NewTimer(tg.After)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return nil, errNotRung
+		case <-t.C:
+		}
 	}
-	bindings := c.s.loc.Lookup(string(off.Agent))
+	req, err := c.agentRequest(tg)
+	if err != nil {
+		return nil, err
+	}
+	req.SetBody(c.sdp(leg, ""))
+	req.AppendHeader(contentTypeSDP())
+	from := &sip.FromHeader{
+		DisplayName: "Callwerk " + c.queue,
+		Address:     sip.Uri{Scheme: "sip", User: "callwerk", Host: c.s.dialog.ContactHDR.Address.Host},
+		Params:      sip.NewParams(),
+	}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	to := req.Recipient
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: string(tg.Agent), Host: to.Host, Port: to.Port}})
+
+	c.log.Info().Str("agent", string(tg.Agent)).Str("via_node", tg.Peer).Msg("ringing agent")
+	dlg, err := c.s.dialog.WriteInvite(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("invite: %w", err)
+	}
+	sipCallID := req.CallID().Value()
+	c.s.track(sipCallID, c)
+	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{})
+	if err == nil && claim.CompareAndSwap(unclaimed, i) {
+		// Publish the dialog before the ACK: the agent may hang up right
+		// after it, and onBye must find the dialog to end it.
+		c.agentDlg.Store(dlg)
+		return dlg, nil
+	}
+	if dlg.InviteResponse != nil && dlg.InviteResponse.IsSuccess() { // too late, or another phone was first
+		bctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+		_ = dlg.Ack(bctx)
+		_ = dlg.Bye(bctx)
+		cancel()
+	}
+	c.s.untrack(sipCallID)
+	if err == nil {
+		err = errors.New("answered after the call was taken or given up")
+	}
+	return nil, err
+}
+
+// agentRequest starts the INVITE that rings an agent: to the newest
+// registered device, or through the node it registered with.
+func (c *call) agentRequest(tg acd.Target) (*sip.Request, error) {
+	if tg.Peer != "" {
+		return c.s.peerRequest(tg.Peer, string(tg.Agent))
+	}
+	bindings := c.s.loc.Lookup(string(tg.Agent))
 	if len(bindings) == 0 {
 		return nil, errors.New("no registered device")
 	}
@@ -454,6 +529,10 @@ func (c *call) agentRequest(off acd.Offer) (*sip.Request, error) {
 // (486 Busy Here, 600 Busy Everywhere, 603 Decline), else no answer.
 func (c *call) endOffer(agent acd.AgentID, err error) {
 	if c.member.Context().Err() != nil {
+		return
+	}
+	if errors.Is(err, errNotRung) {
+		c.offerFailed(agent, acd.Withdrawn)
 		return
 	}
 	o := acd.NoAnswer

@@ -172,7 +172,7 @@ func queueConfigs(cfg *config.Config) []acd.QueueConfig {
 	qcs := make([]acd.QueueConfig, 0, len(cfg.Queues))
 	for _, q := range cfg.Queues {
 		qc := acd.QueueConfig{
-			Name: q.Name, RingTimeout: q.RingTimeout.D(), Wrapup: q.Wrapup.D(),
+			Name: q.Name, RingTimeout: q.RingTimeout.D(), Wrapup: q.Wrapup.D(), RingStep: q.RingStep.D(),
 			Strategy: acd.Strategy(q.Strategy), Weight: q.Weight, Skills: q.Skills,
 			MaxMisses: q.MaxMisses, RejectBackoff: q.RejectBackoff.D(),
 			MaxWait: q.MaxWait.D(), Overflow: q.Overflow, MaxLength: q.MaxLength,

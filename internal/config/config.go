@@ -163,8 +163,12 @@ type Queue struct {
 	Wrapup      Duration `yaml:"wrapup"`       // 0s..10m; default DefaultWrapup (an explicit 0s in the file means no wrap-up)
 	// Strategy picks among the free qualified agents: longest-idle
 	// (default), round-robin, fewest-calls, least-talk-time, linear (agents'
-	// config order), random.
+	// config order), random; or rings several: ring-all,
+	// ring-progressively.
 	Strategy string `yaml:"strategy"`
+	// RingStep is ring-progressively's delay before each further agent's
+	// phone joins the ringing: 1s..60s; default DefaultRingStep.
+	RingStep Duration `yaml:"ring_step"`
 	// Weight breaks ties between equally old calls of different queues for
 	// an agent serving both: 0..100, higher first; default 0.
 	Weight int `yaml:"weight,omitempty"`
@@ -215,7 +219,10 @@ type Agent struct {
 var DefaultDigestAlgorithms = []string{"SHA-256", "MD5"}
 
 // Queue strategies (queues[].strategy).
-var Strategies = []string{"longest-idle", "round-robin", "fewest-calls", "least-talk-time", "linear", "random"}
+var Strategies = []string{"longest-idle", "round-robin", "fewest-calls", "least-talk-time", "linear", "random", "ring-all", "ring-progressively"}
+
+// DefaultRingStep is queues[].ring_step's default.
+const DefaultRingStep = 5 * time.Second
 
 // DefaultStrategy is the strategy of a queue that names none.
 const DefaultStrategy = "longest-idle"

@@ -63,6 +63,9 @@ func (c *Config) ApplyDefaults() {
 		if q.RingTimeout == 0 {
 			q.RingTimeout = Duration(DefaultRingTimeout)
 		}
+		if q.RingStep == 0 {
+			q.RingStep = Duration(DefaultRingStep)
+		}
 		if q.Wrapup == 0 {
 			q.Wrapup = Duration(DefaultWrapup)
 		}

@@ -326,6 +326,9 @@ func (v *validator) queues(qs []Queue) map[string]bool {
 		if d := q.Wrapup.D(); d < 0 || d > MaxWrapup {
 			v.add(path+".wrapup", "must be between 0s and %s (got %s)", fmtLimit(MaxWrapup), fmtDur(d))
 		}
+		if d := q.RingStep.D(); d != 0 && (d < time.Second || d > time.Minute) { // 0: the default applies
+			v.add(path+".ring_step", "must be between 1s and 60s (got %s)", fmtDur(d))
+		}
 		if q.Strategy != "" && !slices.Contains(Strategies, q.Strategy) { // "" is the default
 			v.add(path+".strategy", "must be one of %s (got %q)", strings.Join(Strategies, ", "), q.Strategy)
 		}
