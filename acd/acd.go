@@ -861,6 +861,22 @@ const (
 // "agent" or neither (""): the agent wraps up for the queue's wrap-up time,
 // then is offered calls again.
 func (a *ACD) Complete(ctx context.Context, call CallID, queue string, agent AgentID, by string) error {
+	return a.complete(ctx, call, agent, Event{Type: "call.completed", Queue: queue, HangupBy: by})
+}
+
+// Transfer records that the agent transferred the connected call to queue
+// target: the agent wraps up as after any call, and the member's call
+// joins target (the caller enqueues it there, under a new call ID).
+func (a *ACD) Transfer(ctx context.Context, call CallID, queue string, agent AgentID, target string) error {
+	if _, ok := a.queues[target]; !ok {
+		return fmt.Errorf("transfer to %q: %w", target, ErrUnknownQueue)
+	}
+	return a.complete(ctx, call, agent, Event{Type: "call.transferred", Queue: queue, Target: target})
+}
+
+// complete ends agent's connected call and emits ev (its type, queue and
+// details) for it.
+func (a *ACD) complete(ctx context.Context, call CallID, agent AgentID, ev Event) error {
 	now := a.clock.Now()
 	a.mu.Lock()
 	fence := a.fences[call]
@@ -876,9 +892,10 @@ func (a *ACD) Complete(ctx context.Context, call CallID, queue string, agent Age
 		return fmt.Errorf("complete %s of %s: %w", call, agent, err)
 	}
 	a.wroteAgent(ag)
-	a.events.Emit(Event{Time: now, Type: "call.completed", Queue: queue, Agent: agent, Call: call, HangupBy: by})
+	ev.Time, ev.Agent, ev.Call = now, agent, call
+	a.events.Emit(ev)
 	a.emitAgent(&ag, now)
-	wrap := a.queues[queue].Wrapup
+	wrap := a.queues[ev.Queue].Wrapup
 	if wrap <= 0 {
 		a.endWrapUp(agent, call, fence)
 		return nil

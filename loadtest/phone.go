@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,7 @@ func NewPhoneAt(user, ip string) (*Phone, error) {
 		ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: host, Port: port}}}
 	p.srv.OnBye(p.onBye)
 	p.srv.OnAck(p.onAck)
+	p.srv.OnNotify(p.onNotify)
 	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
@@ -116,6 +118,27 @@ func (p *Phone) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
+// onNotify answers a NOTIFY; one that reports a transfer of an incoming
+// call as done (sipfrag 200) makes the phone hang that call up, as desk
+// phones do.
+func (p *Phone) onNotify(req *sip.Request, tx sip.ServerTransaction) {
+	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	if ev := req.GetHeader("Event"); ev == nil || !strings.HasPrefix(ev.Value(), "refer") ||
+		!strings.HasPrefix(string(req.Body()), "SIP/2.0 200") {
+		return
+	}
+	p.mu.Lock()
+	d := p.servers[req.CallID().Value()]
+	p.mu.Unlock()
+	if d != nil {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = d.Bye(ctx)
+		}()
+	}
+}
+
 // Register registers the phone as user at server (host:port) with digest
 // authentication, for expires.
 func (p *Phone) Register(ctx context.Context, server, password string, expires time.Duration) (*sip.Response, error) {
@@ -160,6 +183,19 @@ func (c *AgentCall) Done() <-chan struct{} { return c.dialog.Context().Done() }
 
 // Hangup sends BYE.
 func (c *AgentCall) Hangup(ctx context.Context) error { return c.dialog.Bye(ctx) }
+
+// Transfer asks for a blind transfer of the call to number (REFER with
+// Refer-To sip:number@server) and returns the response to the REFER. The
+// phone hangs up when the server's NOTIFY reports the transfer done.
+func (c *AgentCall) Transfer(ctx context.Context, number string) (*sip.Response, error) {
+	inv := c.dialog.InviteRequest
+	target := inv.Contact().Address // the server, as the caller of this leg
+	req := sip.NewRequest(sip.REFER, *target.Clone())
+	req.SetDestination(inv.Source())
+	req.AppendHeader(sip.NewHeader("Refer-To", fmt.Sprintf("<sip:%s@%s>", number, target.Host)))
+	req.AppendHeader(sip.NewHeader("Referred-By", fmt.Sprintf("<sip:%s@%s>", inv.To().Address.User, target.Host)))
+	return c.dialog.Do(ctx, req)
+}
 
 // Agent is a phone that answers incoming calls.
 type Agent struct {

@@ -43,6 +43,7 @@ const (
 	VerbCompleteCaller = "COMPLETECALLER"  // call.completed, the member hung up
 	VerbCompleteAgent  = "COMPLETEAGENT"   // call.completed, the agent hung up
 	VerbAbandon        = "ABANDON"         // call.abandoned
+	VerbTransfer       = "TRANSFER"        // call.transferred: data1 target queue, data2 wait, data3 talk time
 	VerbLogin          = "LOGIN"           // agent.state: logged-out -> any other
 	VerbLogout         = "LOGOUT"          // agent.state: any other -> logged-out
 	VerbPause          = "PAUSE"           // agent.state: paused, or a new pause reason
@@ -536,7 +537,7 @@ func (l *QueueLog) lines(out []QueueLogEntry, ev acd.Event) []QueueLogEntry {
 	case "agent.state":
 		return l.agentLines(out, e, ev)
 	case "call.enqueued", "call.offered", "call.noanswer", "call.rejected", "call.connected", "call.completed", "call.abandoned",
-		"call.overflowed", "call.timeout", "call.exitempty":
+		"call.overflowed", "call.timeout", "call.exitempty", "call.transferred":
 	default:
 		return out
 	}
@@ -575,6 +576,10 @@ func (l *QueueLog) lines(out []QueueLogEntry, ev acd.Event) []QueueLogEntry {
 			e.Verb = VerbComplete
 		}
 		e.Data[0], e.Data[1] = span(c.enqueued, c.connected), span(c.connected, ev.Time)
+		delete(l.calls, ev.Call)
+	case "call.transferred":
+		e.Verb = VerbTransfer
+		e.Data = [3]string{ev.Target, span(c.enqueued, c.connected), span(c.connected, ev.Time)}
 		delete(l.calls, ev.Call)
 	case "call.abandoned":
 		e.Verb = VerbAbandon

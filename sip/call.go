@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,7 @@ type call struct {
 	agent    acd.AgentID
 	agentLeg atomic.Pointer[media.Leg] // set once the agent answered; read by onReInvite
 	agentDlg atomic.Pointer[sipgo.DialogClientSession]
+	transfer chan string // queue the agent transferred the call to (REFER), for talk
 
 	rings sync.WaitGroup // ring attempts still finishing (CANCEL, late 200)
 }
@@ -113,6 +115,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := &call{
 		id: newCallID(), s: s, queue: num.Queue, early: num.Early, prio: num.Priority,
 		codec: codec, telPT: offer.TelEventPT, started: time.Now(),
+		transfer: make(chan string, 1),
 	}
 	c.log = s.log.With().
 		Str("call_id", string(c.id)).
@@ -266,8 +269,25 @@ func (c *call) run(ctx context.Context) error {
 			if err != nil {
 				c.log.Warn().Err(err).Str("agent", string(off.Agent)).Msg("agent not reached")
 			}
-			if connected {
-				return c.talk(ctx)
+			if !connected {
+				continue
+			}
+			err = c.talk(ctx)
+			var tr transferred
+			if !errors.As(err, &tr) {
+				return err
+			}
+			// The member waits again, in the target queue, as a new call.
+			old := c.id
+			c.id, c.queue, c.agent = newCallID(), tr.queue, ""
+			c.agentLeg.Store(nil)
+			c.agentDlg.Store(nil)
+			c.log = c.log.With().Str("call_id", string(c.id)).Str("queue", c.queue).Logger()
+			c.memberLeg.Play(c.s.hold)
+			c.log.Info().Str("from_call_id", string(old)).Msg("call transferred")
+			if offers, err = c.s.router.Enqueue(ctx, acd.Call{ID: c.id, Queue: c.queue, Priority: c.prio}); err != nil {
+				c.release(sip.StatusServiceUnavailable)
+				return fmt.Errorf("enqueue after transfer: %w", err)
 			}
 		}
 	}
@@ -591,9 +611,118 @@ func (c *call) talk(ctx context.Context) error {
 	case <-dlg.Context().Done():
 		reason, by = errAgentHangup, acd.HangupAgent
 		c.release(sip.StatusServiceUnavailable)
+	case target := <-c.transfer:
+		c.endTransferredLeg(dlg)
+		bg, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+		defer cancel()
+		if err := c.s.router.Transfer(bg, c.id, c.queue, c.agent, target); err != nil {
+			c.log.Error().Err(err).Msg("transfer")
+		}
+		return transferred{queue: target}
 	}
 	c.complete(by)
 	return reason
+}
+
+// transferred ends talk when the agent transferred the call to queue.
+type transferred struct{ queue string }
+
+func (t transferred) Error() string { return "transferred to " + t.queue }
+
+// TransferGrace is how long the transferring phone gets to hang up by
+// itself after the NOTIFY that the transfer succeeded; then it gets a BYE.
+const TransferGrace = 2 * time.Second
+
+// endTransferredLeg tells the agent's phone that its blind transfer
+// succeeded (NOTIFY with a 200 sipfrag, RFC 3515) and ends its leg.
+func (c *call) endTransferredLeg(dlg *sipgo.DialogClientSession) {
+	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+	defer cancel()
+	seq := dlg.InviteRequest.CSeq().SeqNo
+	notify := inDialog(dlg, sip.NOTIFY, seq+1)
+	notify.AppendHeader(sip.NewHeader("Event", "refer"))
+	notify.AppendHeader(sip.NewHeader("Subscription-State", "terminated;reason=noresource"))
+	ct := sip.ContentTypeHeader("message/sipfrag;version=2.0")
+	notify.AppendHeader(&ct)
+	notify.SetBody([]byte("SIP/2.0 200 OK\r\n"))
+	if _, err := dlg.Do(ctx, notify); err != nil {
+		c.log.Warn().Err(err).Msg("transfer NOTIFY failed")
+	}
+	select {
+	case <-dlg.Context().Done(): // the phone hung up, as phones do after a transfer
+		return
+	case <-time.After(TransferGrace):
+	}
+	if err := dlg.WriteBye(ctx, inDialog(dlg, sip.BYE, seq+2)); err != nil {
+		c.log.Debug().Err(err).Msg("BYE after transfer")
+	}
+}
+
+// inDialog builds an in-dialog request of ours on an agent leg, sent where
+// the INVITE went (the phone's NAT binding), with CSeq seq.
+func inDialog(dlg *sipgo.DialogClientSession, method sip.RequestMethod, seq uint32) *sip.Request {
+	target := dlg.InviteRequest.Recipient
+	if ct := dlg.InviteResponse.Contact(); ct != nil {
+		target = ct.Address
+	}
+	req := sip.NewRequest(method, *target.Clone())
+	req.SetDestination(dlg.InviteRequest.Destination())
+	req.SetTransport(dlg.InviteRequest.Transport())
+	req.AppendHeader(sip.HeaderClone(dlg.InviteRequest.From()))
+	req.AppendHeader(sip.HeaderClone(dlg.InviteResponse.To()))
+	req.AppendHeader(sip.HeaderClone(dlg.InviteRequest.CallID()))
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
+	mf := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&mf)
+	return req
+}
+
+// onRefer takes an agent's blind transfer (REFER, RFC 3515) of a connected
+// call to a configured number: 202, then talk ends the agent's leg and the
+// member waits in that number's queue. A REFER on a node leg is refused
+// (501) for now; so is a target that is not a configured number (404).
+func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	if !validRequest(req, tx) {
+		return
+	}
+	respond := func(code int, reason string) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
+	}
+	id := req.CallID().Value()
+	if s.lookupPeer(id) != nil {
+		respond(sip.StatusNotImplemented, "Not Implemented: transfer through a node leg")
+		return
+	}
+	c := s.lookup(id)
+	dlg := (*sipgo.DialogClientSession)(nil)
+	if c != nil {
+		dlg = c.agentDlg.Load()
+	}
+	if dlg == nil || dlg.InviteRequest.CallID().Value() != id || c.agentLeg.Load() == nil {
+		respond(sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	h := req.GetHeader("Refer-To")
+	var to sip.Uri
+	if h == nil || sip.ParseUri(strings.Trim(strings.TrimSpace(h.Value()), "<>"), &to) != nil {
+		respond(sip.StatusBadRequest, "Bad Request: Refer-To missing or malformed")
+		return
+	}
+	if strings.Contains(h.Value(), "Replaces") {
+		respond(sip.StatusNotImplemented, "Not Implemented: attended transfer")
+		return
+	}
+	num, ok := s.cfg.Numbers[to.User]
+	if !ok {
+		respond(sip.StatusNotFound, "Not Found: transfer target is not a configured number")
+		return
+	}
+	select {
+	case c.transfer <- num.Queue:
+		respond(sip.StatusAccepted, "Accepted")
+	default:
+		respond(sip.StatusRequestPending, "Request Pending: a transfer is under way")
+	}
 }
 
 func (c *call) hangupAgent(dlg *sipgo.DialogClientSession) {

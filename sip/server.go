@@ -30,6 +30,7 @@ type Router interface {
 	Connect(ctx context.Context, call acd.CallID, agent acd.AgentID) error
 	Abandon(ctx context.Context, call acd.CallID) error
 	Complete(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID, by string) error
+	Transfer(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID, target string) error
 	SetPresence(ctx context.Context, agent acd.AgentID, p acd.Presence) error
 	// For feature codes dialled by agents.
 	SetPause(ctx context.Context, agent acd.AgentID, reason string) error
@@ -182,6 +183,7 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 	s.srv.OnAck(s.onAck)
 	s.srv.OnBye(s.onBye)
 	s.srv.OnCancel(s.onCancel)
+	s.srv.OnRefer(s.onRefer)
 	s.srv.OnOptions(s.onOptions)
 	return s, nil
 }

@@ -33,7 +33,7 @@ const (
 	apiToken  = "cluster-test-api-token-0123456789"
 	secret    = "cluster-test-node-secret-0123456789"
 	lease     = 2 * time.Second
-	redisDB   = 15 // keys of this test only; callwerk:* there is deleted before and after
+	redisDB   = 14 // keys of this test only (internal/app uses 15); callwerk:* there is deleted before and after
 	numAgents = 40
 	numCalls  = 400
 )
