@@ -51,9 +51,12 @@ var qlStream = []acd.Event{
 	qlCall(30000, "call.enqueued", "c2", "claims", ""),
 	qlCall(33000, "call.abandoned", "c2", "claims", ""),
 	qlCall(34000, "call.rejected", "c3", "claims", "ben"), // c3 entered before the log started
-	qlCall(35000, "call.transferred", "c1", "claims", ""), // not an event the log knows
+	qlCall(35000, "call.parked", "c1", "claims", ""), // not an event the log knows
 	qlCall(36000, "call.offered", "x|y", "claims", "NONE"),
 	qlCall(80500, "call.completed", "c1", "claims", "ben"),
+	qlCall(81000, "call.enqueued", "c4", "claims", ""),
+	qlCall(82000, "call.connected", "c4", "claims", "ben"),
+	{Time: qlAt(84500), Type: "call.transferred", Call: "c4", Queue: "claims", Agent: "ben", Target: "billing"},
 	qlAgent(90000, "anna", acd.Paused, "training"),
 	qlAgent(100000, "anna", acd.Available, ""),
 	qlAgent(110000, "anna", acd.LoggedOut, ""),
@@ -77,6 +80,9 @@ var qlLines = []string{
 	"1740988834.000|c3|claims|ben|RINGREJECTED|||",
 	"1740988836.000|x%7Cy|claims|%4EONE|RING|||",
 	"1740988880.500|c1|claims|ben|COMPLETE|20.250|60.000|",
+	"1740988881.000|c4|claims|NONE|ENTER|||",
+	"1740988882.000|c4|claims|ben|CONNECT|1.000||",
+	"1740988884.500|c4|claims|ben|TRANSFER|billing|1.000|2.500",
 	"1740988890.000|NONE|NONE|anna|PAUSE|training||",
 	"1740988900.000|NONE|NONE|anna|UNPAUSE|training||",
 	"1740988910.000|NONE|NONE|anna|LOGOUT|||",
@@ -304,7 +310,7 @@ func TestQueueLogHasNoNumbers(t *testing.T) {
 		"State":    "string",      // agent state name
 		"Reason":   "string",      // pause reason: configured reasons or AutoPauseReason
 		"HangupBy": "string",      // "caller" or "agent": picks the COMPLETE verb, not written itself
-		"Target":   "string",      // overflow target: a configured queue name
+		"Target":   "string",      // overflow or transfer target: a configured queue name
 	}
 	typ := reflect.TypeFor[acd.Event]()
 	got := map[string]string{}
@@ -314,16 +320,16 @@ func TestQueueLogHasNoNumbers(t *testing.T) {
 	require.Equal(t, reviewed, got, "acd.Event changed: review what the queue log writes (no caller numbers)")
 
 	// Every field of every line comes from those fields: the time, an id
-	// of the stream, a verb, a duration, or a pause reason.
+	// of the stream, a verb, a duration, a pause reason, or a target queue.
 	ids := map[string]bool{"NONE": true, "%4EONE": true, "x%7Cy": true}
 	reasons := map[string]bool{}
 	for _, ev := range qlStream {
-		ids[string(ev.Call)], ids[ev.Queue], ids[string(ev.Agent)] = true, true, true
+		ids[string(ev.Call)], ids[ev.Queue], ids[string(ev.Agent)], ids[ev.Target] = true, true, true, true
 		reasons[ev.Reason] = true
 	}
 	verbs := map[string]bool{}
 	for _, v := range []string{queues.VerbEnter, queues.VerbRing, queues.VerbRingNoAnswer, queues.VerbRingRejected,
-		queues.VerbConnect, queues.VerbComplete, queues.VerbCompleteCaller, queues.VerbCompleteAgent, queues.VerbAbandon, queues.VerbLogin, queues.VerbLogout,
+		queues.VerbConnect, queues.VerbComplete, queues.VerbCompleteCaller, queues.VerbCompleteAgent, queues.VerbAbandon, queues.VerbTransfer, queues.VerbLogin, queues.VerbLogout,
 		queues.VerbPause, queues.VerbUnpause} {
 		verbs[v] = true
 	}
@@ -342,7 +348,7 @@ func TestQueueLogHasNoNumbers(t *testing.T) {
 		}
 		assert.True(t, verbs[f[4]], "verb of %s", line)
 		for _, d := range f[5:] {
-			assert.True(t, d == "" || duration.MatchString(d) || reasons[d], "data field %q of %s", d, line)
+			assert.True(t, d == "" || duration.MatchString(d) || reasons[d] || ids[d], "data field %q of %s", d, line)
 		}
 	}
 }
