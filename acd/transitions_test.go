@@ -58,12 +58,16 @@ func TestTransitions(t *testing.T) {
 			wantCall:  func() acd.Call { c := offeredTo("a1"); c.Fence = 1; return c }(),
 		},
 		{
-			name:      "reserve counts the call's offers and names the call's node",
-			agent:     avail,
-			call:      func() acd.Call { c := waiting("c1", "sales", 0, 0); c.Fence, c.Node = 4, "n2"; return c }(),
-			op:        reserve,
-			wantAgent: func() acd.Agent { a := moved(avail, acd.Reserved); a.Call, a.Fence, a.CallNode = "c1", 5, "n2"; return a }(),
-			wantCall:  func() acd.Call { c := offeredTo("a1"); c.Fence, c.Node = 5, "n2"; return c }(),
+			name:  "reserve counts the call's offers and names the call's node",
+			agent: avail,
+			call:  func() acd.Call { c := waiting("c1", "sales", 0, 0); c.Fence, c.Node = 4, "n2"; return c }(),
+			op:    reserve,
+			wantAgent: func() acd.Agent {
+				a := moved(avail, acd.Reserved)
+				a.Call, a.Fence, a.CallNode = "c1", 5, "n2"
+				return a
+			}(),
+			wantCall: func() acd.Call { c := offeredTo("a1"); c.Fence, c.Node = 5, "n2"; return c }(),
 		},
 		{name: "reserve logged-out agent", agent: offline(agentIn(acd.LoggedOut, "")), call: waiting("c1", "sales", 0, 0), op: reserve, wantErr: acd.ErrConflict},
 		{name: "reserve reserved agent", agent: agentIn(acd.Reserved, "c2"), call: waiting("c1", "sales", 0, 0), op: reserve, wantErr: acd.ErrConflict},

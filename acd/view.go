@@ -38,8 +38,8 @@ type view struct {
 	agents map[AgentID]*Agent
 	free   map[AgentID]*Agent // the available ones
 	calls  map[CallID]*Call
-	order  []*Call             // all calls in routing order (compareCalls)
-	seen   map[CallID]uint64   // when (seq) each call was last applied
+	order  []*Call              // all calls in routing order (compareCalls)
+	seen   map[CallID]uint64    // when (seq) each call was last applied
 	gone   map[CallID]time.Time // tombstones: removed calls, until then
 	nodes  map[string]NodeInfo
 	seenAt time.Time // when nodes was read from the store

@@ -227,6 +227,25 @@ func NewAgentAt(user, ip string, opts AgentOptions) (*Agent, error) {
 	return a, nil
 }
 
+// StartAgent starts a simulated agent phone on loopback IP ip and
+// registers it as user at server (host:port) for expires. On error the
+// phone is closed again.
+func StartAgent(ctx context.Context, user, ip, server, password string, expires time.Duration, opts AgentOptions) (*Agent, error) {
+	a, err := NewAgentAt(user, ip, opts)
+	if err != nil {
+		return nil, fmt.Errorf("agent %s: %w", user, err)
+	}
+	res, err := a.Register(ctx, server, password, expires)
+	if err == nil && res.StatusCode != 200 {
+		err = fmt.Errorf("%d %s", res.StatusCode, res.Reason)
+	}
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("register agent %s: %w", user, err)
+	}
+	return a, nil
+}
+
 func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	d, err := a.dialog.ReadInvite(req, tx)
 	if err != nil {

@@ -330,20 +330,13 @@ func (r *runner) startAgents(ctx context.Context, ip string) ([]*Agent, error) {
 	var agents []*Agent
 	for i := range r.s.Agents {
 		id := strconv.Itoa(r.s.FirstAgent + i)
-		a, err := NewAgentAt(id, ip, AgentOptions{AnswerAfter: r.s.AnswerAfter})
-		if err != nil {
-			return agents, fmt.Errorf("agent %s: %w", id, err)
-		}
-		agents = append(agents, a)
 		rctx, cancel := context.WithTimeout(ctx, r.s.Timeout)
-		res, err := a.Register(rctx, r.s.Server, r.s.Password, registerExpires)
+		a, err := StartAgent(rctx, id, ip, r.s.Server, r.s.Password, registerExpires, AgentOptions{AnswerAfter: r.s.AnswerAfter})
 		cancel()
 		if err != nil {
-			return agents, fmt.Errorf("register agent %s: %w", id, err)
+			return agents, fmt.Errorf("%w (check -password and the config's agents)", err)
 		}
-		if res.StatusCode != 200 {
-			return agents, fmt.Errorf("register agent %s: %d %s (check -password and the config's agents)", id, res.StatusCode, res.Reason)
-		}
+		agents = append(agents, a)
 	}
 	return agents, nil
 }

@@ -51,7 +51,7 @@ var qlStream = []acd.Event{
 	qlCall(30000, "call.enqueued", "c2", "claims", ""),
 	qlCall(33000, "call.abandoned", "c2", "claims", ""),
 	qlCall(34000, "call.rejected", "c3", "claims", "ben"), // c3 entered before the log started
-	qlCall(35000, "call.parked", "c1", "claims", ""), // not an event the log knows
+	qlCall(35000, "call.parked", "c1", "claims", ""),      // not an event the log knows
 	qlCall(36000, "call.offered", "x|y", "claims", "NONE"),
 	qlCall(80500, "call.completed", "c1", "claims", "ben"),
 	qlCall(81000, "call.enqueued", "c4", "claims", ""),

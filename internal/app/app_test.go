@@ -108,14 +108,11 @@ func (n *node) waitAgentState(t *testing.T, id string, want acd.State, within ti
 // registerAgent starts a simulated agent and registers it.
 func registerAgent(t *testing.T, n *node, id string, opts loadtest.AgentOptions) *loadtest.Agent {
 	t.Helper()
-	a, err := loadtest.NewAgent(id, opts)
-	require.NoError(t, err)
-	t.Cleanup(a.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res, err := a.Register(ctx, n.udp, password, time.Hour)
+	a, err := loadtest.StartAgent(ctx, id, "127.0.0.1", n.udp, password, time.Hour, opts)
 	require.NoError(t, err)
-	require.Equal(t, 200, res.StatusCode, "register %s: %s", id, res.Reason)
+	t.Cleanup(a.Close)
 	n.waitAgentState(t, id, acd.Available, 2*time.Second)
 	return a
 }

@@ -252,14 +252,11 @@ func (n *node) pause(t *testing.T, id string) {
 
 func newAgent(t *testing.T, id string, at *node, opts loadtest.AgentOptions) *loadtest.Agent {
 	t.Helper()
-	a, err := loadtest.NewAgent(id, opts)
-	require.NoError(t, err)
-	t.Cleanup(a.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res, err := a.Register(ctx, at.sip, password, time.Hour)
-	require.NoError(t, err)
-	require.Equal(t, 200, res.StatusCode, "register %s at %s", id, at.name)
+	a, err := loadtest.StartAgent(ctx, id, "127.0.0.1", at.sip, password, time.Hour, opts)
+	require.NoError(t, err, "at %s", at.name)
+	t.Cleanup(a.Close)
 	return a
 }
 
