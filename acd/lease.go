@@ -108,20 +108,28 @@ func (a *ACD) watchNodes(ctx context.Context) error {
 // lease (unless it was renewed meanwhile: it came back).
 func (a *ACD) reclaim(ctx context.Context, n NodeInfo) error {
 	now := a.clock.Now()
+	// From the store, not the view: the view may miss a record, and once
+	// the lease is removed nobody would take it over.
+	all, err := a.store.Calls(ctx)
+	if err != nil {
+		return err
+	}
 	var calls []Call
-	var agents []AgentID
-	a.view.mu.Lock()
-	for _, c := range a.view.calls {
+	for _, c := range all {
 		if c.Node == n.Name {
-			calls = append(calls, *c)
+			calls = append(calls, c)
 		}
 	}
-	for _, ag := range a.view.agents {
+	ags, err := a.store.Agents(ctx)
+	if err != nil {
+		return err
+	}
+	var agents []AgentID
+	for _, ag := range ags {
 		if ag.CallNode == n.Name || ag.Node == n.Name && ag.Online {
 			agents = append(agents, ag.ID)
 		}
 	}
-	a.view.mu.Unlock()
 
 	for _, c := range calls {
 		var freed *Agent
