@@ -28,6 +28,7 @@ func startNode(t *testing.T, agents int) string {
 	cfg.SIP.Listen = []string{"udp:127.0.0.1:0"}
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Media.Ports = "36000-36999"
+	cfg.Node.DrainTimeout = config.Duration(2 * time.Second)
 	cfg.Privacy.PseudonymKey = "test pseudonym key 0123456789"
 	cfg.Trunks = []config.Trunk{{Name: "carrier", Addresses: []string{"127.0.0.1/32"}}}
 	cfg.Queues[0].Wrapup = 0

@@ -75,16 +75,18 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// 100 at once stops the caller's retransmissions while we decide
 	// (sipgo would send it only after 200 ms).
 	respond(sip.StatusTrying, "Trying")
+	if req.GetHeader(hdrPeerNode) != nil {
+		// Even while draining: the call is in progress on another node,
+		// and this node's agents stay reachable until it is gone.
+		s.onPeerInvite(req, tx)
+		return
+	}
 	if s.draining.Load() {
 		refuseRetry(req, tx, "Service Unavailable", RetryAfter)
 		return
 	}
 	if IsFeatureCode(req.Recipient.User) {
 		s.onFeature(req, tx)
-		return
-	}
-	if req.GetHeader(hdrPeerNode) != nil {
-		s.onPeerInvite(req, tx)
 		return
 	}
 	if !s.trunkSource(req.Source()) {
@@ -162,7 +164,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.track(req.CallID().Value(), c)
 	defer s.untrack(req.CallID().Value())
 
-	reason := c.run(s.serveCtx)
+	reason := c.run(s.callCtx)
 	ev := c.log.Info().
 		Str("reason", reason.Error()).
 		Str("agent", string(c.agent)).

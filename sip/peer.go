@@ -194,7 +194,7 @@ func (s *Server) onPeerInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	ringCtx, cancel := context.WithCancel(in.Context())
 	defer cancel()
-	stopDown := context.AfterFunc(s.serveCtx, cancel)
+	stopDown := context.AfterFunc(s.callCtx, cancel)
 	defer stopDown()
 	go func() {
 		select {
@@ -265,7 +265,7 @@ func (s *Server) onPeerInvite(req *sip.Request, tx sip.ServerTransaction) {
 		ctx, c := bctx()
 		_ = dlg.Bye(ctx)
 		c()
-	case <-s.serveCtx.Done():
+	case <-s.callCtx.Done():
 		ctx, c := bctx()
 		_ = dlg.Bye(ctx)
 		_ = in.Bye(ctx)

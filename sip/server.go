@@ -72,6 +72,10 @@ type Config struct {
 	NodeName   string
 	PeerSecret []byte
 
+	// DrainTimeout is how long calls in progress may go on after Serve's
+	// context ends, before they are hung up; 0 = DrainTimeout.
+	DrainTimeout time.Duration
+
 	MaxCalls         int // member calls at once; 0 = no limit
 	MaxCallRate      int // new member calls per second; 0 = no limit
 	MaxRegistrations int // devices per agent; 0 = no limit
@@ -80,7 +84,7 @@ type Config struct {
 // Timeouts of the edge.
 const (
 	ByeTimeout     = 5 * time.Second  // waiting for the 200 to a BYE we send
-	DrainTimeout   = 10 * time.Second // calls get this long to hang up at shutdown
+	DrainTimeout   = 30 * time.Second // default Config.DrainTimeout
 	DefaultExpires = 3600 * time.Second
 	MinExpires     = 30 * time.Second
 	MaxExpires     = 3600 * time.Second
@@ -109,7 +113,8 @@ type Server struct {
 	conns     []io.Closer // bound sockets, served by Serve
 	udp       map[string]net.PacketConn
 	addrs     []Listener // bound addresses
-	serveCtx  context.Context
+	callCtx   context.Context // ends the calls in progress: at the end of the drain
+	hangUp    context.CancelFunc
 	draining  atomic.Bool
 	parseLog  zerolog.Logger
 	callWG    sync.WaitGroup
@@ -135,6 +140,7 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 		peers:    make(map[string]*peerLeg),
 		parseLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second}),
 	}
+	s.callCtx, s.hangUp = context.WithCancel(context.Background())
 	s.lockout = NewLockout()
 	if cfg.MaxCallRate > 0 {
 		s.newCall = rate.NewLimiter(rate.Limit(cfg.MaxCallRate), cfg.MaxCallRate)
@@ -228,11 +234,12 @@ func (s *Server) Location() *Location { return s.loc }
 // ActiveCalls returns the number of member calls in progress.
 func (s *Server) ActiveCalls() int { return int(s.callCount.Load()) }
 
-// Serve handles SIP until ctx ends. Then it refuses new calls with 503,
-// hangs up the calls in progress (BYE on both legs), waits for them up to
-// DrainTimeout, and closes the listeners.
+// Serve handles SIP until ctx ends. Then it drains: new member calls get
+// 503 with Retry-After, while the calls in progress (waiting, ringing,
+// talking, and agent legs carried for other nodes) go on until they end or
+// Config.DrainTimeout passes; then the rest are hung up (BYE on both
+// legs), and the listeners close.
 func (s *Server) Serve(ctx context.Context) error {
-	s.serveCtx = ctx
 	errc := make(chan error, len(s.conns))
 	var wg sync.WaitGroup
 	for _, c := range s.conns {
@@ -261,13 +268,27 @@ func (s *Server) Serve(ctx context.Context) error {
 	case err = <-errc:
 	}
 	s.draining.Store(true)
+	drain := s.cfg.DrainTimeout
+	if drain <= 0 {
+		drain = DrainTimeout
+	}
+	if n := s.callCount.Load(); n > 0 {
+		s.log.Info().Int64("calls", n).Dur("drain_timeout", drain).Msg("draining: new calls refused, calls in progress go on")
+	}
 	done := make(chan struct{})
 	go func() { s.callWG.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(DrainTimeout):
-		s.log.Warn().Int64("calls", s.callCount.Load()).Msg("calls still up after drain timeout")
+	case <-time.After(drain):
+		s.log.Warn().Int64("calls", s.callCount.Load()).Msg("calls still up after drain timeout: hanging up")
+		s.hangUp()
+		select {
+		case <-done:
+		case <-time.After(2 * ByeTimeout):
+			s.log.Warn().Int64("calls", s.callCount.Load()).Msg("calls did not end after hang-up")
+		}
 	}
+	s.hangUp()
 	stopSweep()
 	s.closeConns()
 	_ = s.ua.Close()

@@ -57,6 +57,7 @@ func startNode(t *testing.T, edit func(*config.Config)) *node {
 	}
 	cfg.Queues[0].RingTimeout = config.Duration(5 * time.Second)
 	cfg.Queues[0].Wrapup = config.Duration(time.Second)
+	cfg.Node.DrainTimeout = config.Duration(2 * time.Second)
 	for i := range cfg.Agents {
 		cfg.Agents[i].Password = password
 	}
@@ -392,16 +393,37 @@ func TestMalformedRequestGets400(t *testing.T) {
 	waitAnswered(t, agent, 3*time.Second)
 }
 
-// Stopping a node hangs up calls in progress on both legs and refuses new ones.
-func TestShutdownHangsUpCalls(t *testing.T) {
+// Stopping a node drains it: new calls get 503 with Retry-After, the call
+// in progress goes on until node.drain_timeout (2 s here), then both legs
+// get a BYE.
+func TestShutdownDrainsThenHangsUp(t *testing.T) {
 	n := startNode(t, nil)
 	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{})
 	member := call(t, n, newMember(t), "100")
 	ac := waitAnswered(t, agent, 3*time.Second)
 
-	n.stop()
-	waitClosed(t, member.Done(), 5*time.Second, "member should get a BYE at shutdown")
-	waitClosed(t, ac.Done(), 5*time.Second, "agent should get a BYE at shutdown")
+	stopped := make(chan struct{})
+	start := time.Now()
+	go func() { defer close(stopped); n.stop() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	require.Eventually(t, func() bool {
+		_, err := newMember(t).Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "100", From: "+4930999"})
+		return err != nil && strings.Contains(err.Error(), "503")
+	}, time.Second, 50*time.Millisecond, "a new call while draining gets 503")
+	before := member.RTP.Stats().ByTag[loadtest.TagAgent]
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-member.Done():
+		t.Fatal("the call in progress ended before the drain timeout")
+	default:
+	}
+	assert.Greater(t, member.RTP.Stats().ByTag[loadtest.TagAgent], before+10, "the call in progress keeps its audio while draining")
+
+	waitClosed(t, member.Done(), 5*time.Second, "member should get a BYE at the drain timeout")
+	waitClosed(t, ac.Done(), 5*time.Second, "agent should get a BYE at the drain timeout")
+	assert.GreaterOrEqual(t, time.Since(start), 2*time.Second)
+	waitClosed(t, stopped, 10*time.Second, "node stopped")
 }
 
 // Skills from the config decide who is offered a call, and a number's

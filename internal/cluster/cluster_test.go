@@ -140,6 +140,7 @@ func startNode(t *testing.T, name string, mediaBase int) *node {
   name: %s
   secret: %q
   lease: %s
+  drain_timeout: 5s
 sip:
   listen: ["udp:%s"]
   max_call_rate: 0

@@ -78,7 +78,13 @@ type Node struct {
 	// Lease is how long the node's reservations outlive it; it renews the
 	// lease every third of it. 1s..60s; default DefaultLease.
 	Lease Duration `yaml:"lease"`
+	// DrainTimeout is how long calls in progress may go on after SIGTERM
+	// before they are hung up: 1s..1h; default DefaultDrainTimeout.
+	DrainTimeout Duration `yaml:"drain_timeout"`
 }
+
+// DefaultDrainTimeout is node.drain_timeout's default.
+const DefaultDrainTimeout = 30 * time.Second
 
 // MinNodeSecretLen is the shortest node.secret accepted.
 const MinNodeSecretLen = 24

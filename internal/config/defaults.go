@@ -17,6 +17,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Node.Lease == 0 {
 		c.Node.Lease = Duration(DefaultLease)
 	}
+	if c.Node.DrainTimeout == 0 {
+		c.Node.DrainTimeout = Duration(DefaultDrainTimeout)
+	}
 	if len(c.SIP.Listen) == 0 {
 		c.SIP.Listen = []string{NetworkUDP + ":" + DefaultSIPListen, NetworkTCP + ":" + DefaultSIPListen}
 	}

@@ -105,6 +105,9 @@ func (v *validator) node(n Node) {
 	if d := n.Lease.D(); d < time.Second || d > time.Minute {
 		v.add("node.lease", "must be between 1s and 60s (got %s)", d)
 	}
+	if d := n.DrainTimeout.D(); d < time.Second || d > time.Hour {
+		v.add("node.drain_timeout", "must be between 1s and 1h (got %s)", d)
+	}
 }
 
 func (v *validator) sip(s SIP) {

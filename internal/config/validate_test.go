@@ -69,6 +69,7 @@ func TestValidateInvalid(t *testing.T) {
 		{"node sip address bad network", func(c *Config) { c.Node.SIPAddress = "sctp:10.0.0.1:5060" }, "node.sip_address", "unsupported network"},
 		{"node secret short", func(c *Config) { c.Node.Secret = "short" }, "node.secret", "at least 24 characters (got 5)"},
 		{"ring step too short", func(c *Config) { c.Queues[0].RingStep = Duration(time.Millisecond) }, "queues[0].ring_step", "between 1s and 60s"},
+		{"node drain timeout zero", func(c *Config) { c.Node.DrainTimeout = 0 }, "node.drain_timeout", "between 1s and 1h (got 0s)"},
 		{"node lease long", func(c *Config) { c.Node.Lease = Duration(2 * time.Minute) }, "node.lease", "between 1s and 60s (got 2m0s)"},
 
 		{"no listeners", func(c *Config) { c.SIP.Listen = nil }, "sip.listen", "at least one listener"},

@@ -32,6 +32,7 @@ func startCallwerkUDPTCP(t *testing.T) (string, string, *testlog.Buffer) {
 	cfg.SIP.Listen = []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Media.Ports = "34000-34199"
+	cfg.Node.DrainTimeout = config.Duration(2 * time.Second)
 	cfg.Trunks = []config.Trunk{{Name: "sipp", Addresses: []string{"127.0.0.1/32"}}}
 	cfg.Agents = []config.Agent{{ID: "1001", Password: agentPassword, Queues: []string{"service"}}}
 	// baresip 1.0 (libre 1.1) gives up when the first challenge is not MD5.
