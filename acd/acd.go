@@ -84,7 +84,7 @@ type ACD struct {
 	queues map[string]QueueConfig
 	view   *view
 
-	sipAddr  string        // this node's address for other nodes' INVITEs; "" = no cross-node routing
+	sipAddr  string        // this node's address for other nodes' INVITEs; "" = no cross-node routing; guarded by view.mu
 	leaseTTL time.Duration // 0 = no node lease (single node, tests)
 	nodeDown func(node string)
 	lease    NodeInfo // the last one written; guarded by view.mu
@@ -131,7 +131,39 @@ func WithLease(sipAddr string, ttl time.Duration) Option {
 // SetSIPAddress sets the address WithLease announces, once the SIP
 // listeners are bound. Call it before Recover and Run; "" turns cross-node
 // routing off for this node.
-func (a *ACD) SetSIPAddress(addr string) { a.sipAddr = addr }
+func (a *ACD) SetSIPAddress(addr string) {
+	a.view.mu.Lock()
+	a.sipAddr = addr
+	a.view.mu.Unlock()
+}
+
+// Withdraw takes this node out of cross-node routing at once, for the end
+// of a drain: its lease announces no SIP address any more, so the other
+// nodes stop offering its agents, and it offers its own calls (if any are
+// left) only to its own agents.
+func (a *ACD) Withdraw(ctx context.Context) {
+	a.SetSIPAddress("")
+	if a.leaseTTL > 0 {
+		if err := a.renew(ctx); err != nil {
+			a.log.Warn().Err(err).Msg("lease not updated on withdrawal")
+		}
+	}
+}
+
+// PeerGone tells the ACD that the node at SIP address addr refused a node
+// leg because it is shutting down, or did not answer at all: its agents
+// are offered nothing until its lease is read again (at most a third of
+// the lease later) and announces the address again.
+func (a *ACD) PeerGone(addr string) {
+	a.view.mu.Lock()
+	defer a.view.mu.Unlock()
+	for name, n := range a.view.nodes {
+		if n.SIP == addr && name != a.node {
+			n.SIP = ""
+			a.view.nodes[name] = n
+		}
+	}
+}
 
 // WithReplicator passes this node's writes to the other nodes' views.
 func WithReplicator(r Replicator) Option { return func(a *ACD) { a.repl = r } }

@@ -24,7 +24,9 @@ var errUnchanged = errors.New("unchanged")
 
 // renew writes this node's lease.
 func (a *ACD) renew(ctx context.Context) error {
+	a.view.mu.Lock()
 	n := NodeInfo{Name: a.node, SIP: a.sipAddr, Expires: a.clock.Now().Add(a.leaseTTL)}
+	a.view.mu.Unlock()
 	if err := a.store.RenewNode(ctx, n); err != nil {
 		return fmt.Errorf("renew lease: %w", err)
 	}
@@ -63,10 +65,34 @@ func (a *ACD) keepAlive(ctx context.Context) {
 }
 
 // giveUpLease removes this node's lease on shutdown, so that the other
-// nodes take over its agents at once rather than after the TTL.
+// nodes take over at once rather than after the TTL. First the agents
+// whose phones registered here become unreachable (their registrations
+// end with this process) until they register with another node.
 func (a *ACD) giveUpLease() {
 	ctx, cancel := context.WithTimeout(context.Background(), WrapUpTimeout)
 	defer cancel()
+	a.view.mu.Lock()
+	var mine []AgentID
+	for _, ag := range a.view.agents {
+		if ag.Node == a.node && ag.Online {
+			mine = append(mine, ag.ID)
+		}
+	}
+	a.view.mu.Unlock()
+	now := a.clock.Now()
+	for _, id := range mine {
+		ag, err := a.store.UpdateAgent(ctx, id, func(g *Agent) error {
+			if g.Node != a.node || !g.Online {
+				return errUnchanged
+			}
+			SetPresence(g, Lost, a.node, now)
+			return nil
+		})
+		if err == nil {
+			a.wroteAgent(ag)
+			a.emitAgent(&ag, now)
+		}
+	}
 	a.view.mu.Lock()
 	n := a.lease
 	a.view.mu.Unlock()

@@ -173,10 +173,10 @@ func TestDeadNodesReservationsAreTakenOver(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, cs, 1, "the dead node's call left its queue")
 	assert.Equal(t, acd.CallID("c2"), cs[0].ID)
-	nodes, err := c.store.Nodes(ctx)
-	require.NoError(t, err)
-	require.Len(t, nodes, 1)
-	assert.Equal(t, "n2", nodes[0].Name)
+	require.Eventually(t, func() bool { // the lease goes last, after the takeover
+		nodes, err := c.store.Nodes(ctx)
+		return err == nil && len(nodes) == 1 && nodes[0].Name == "n2"
+	}, waitFor, 10*time.Millisecond, "only n2's lease is left")
 
 }
 
@@ -216,4 +216,17 @@ func TestStaleOfferUpdateIsFenced(t *testing.T) {
 	require.ErrorIs(t, n1.OfferFailed(ctx, "c1", "a1", acd.NoAnswer), acd.ErrConflict)
 	require.ErrorIs(t, n1.Connect(ctx, "c1", "a1"), acd.ErrConflict)
 	assert.Equal(t, acd.Reserved, c.agent("a1").State)
+}
+
+func TestStoppedNodesAgentsAreUnreachableAtOnce(t *testing.T) {
+	c := newCluster(t)
+	stop, _ := c.start("n1")
+	c.start("n2")
+	c.online("n1", "a1")
+	stop() // gives its lease up: no wait for the TTL
+	assert.Equal(t, acd.Unreachable, c.agent("a1").State, "its phones' registrations ended with it")
+	nodes, err := c.store.Nodes(t.Context())
+	require.NoError(t, err)
+	require.Len(t, nodes, 1)
+	assert.Equal(t, "n2", nodes[0].Name)
 }

@@ -341,6 +341,10 @@ type CallOptions struct {
 	OnProvisional func(*sip.Response)
 }
 
+// cancelGrace is how long Call waits, once its context ends, for the
+// CANCEL of an INVITE to complete.
+const cancelGrace = time.Second
+
 // Call places a member call; it returns when the call is answered (then RTP
 // flows both ways), refused, or ctx ends (then it is cancelled).
 func (p *Phone) Call(ctx context.Context, o CallOptions) (*MemberCall, error) {
@@ -379,12 +383,35 @@ func (p *Phone) Call(ctx context.Context, o CallOptions) (*MemberCall, error) {
 		p.mu.Unlock()
 		return nil, err
 	}
-	err = d.WaitAnswer(ctx, sipgo.AnswerOptions{Username: o.From, Password: o.Password, OnResponse: func(r *sip.Response) error {
-		if r.IsProvisional() && o.OnProvisional != nil {
-			o.OnProvisional(r)
+	answered := make(chan error, 1)
+	go func() {
+		answered <- d.WaitAnswer(ctx, sipgo.AnswerOptions{Username: o.From, Password: o.Password, OnResponse: func(r *sip.Response) error {
+			if r.IsProvisional() && o.OnProvisional != nil {
+				o.OnProvisional(r)
+			}
+			return nil
+		}})
+	}()
+	select {
+	case err = <-answered:
+	case <-ctx.Done():
+		select {
+		case err = <-answered: // cancelled
+		case <-time.After(cancelGrace):
+			// Nothing came back, not even 100 Trying, so there is nothing
+			// to CANCEL: sipgo waits for the INVITE's 32 s timer. A server
+			// that answers after all is hung up.
+			go func() {
+				if <-answered == nil {
+					bctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					defer cancel()
+					_ = d.Ack(bctx)
+					_ = d.Bye(bctx)
+				}
+			}()
+			return fail(fmt.Errorf("no response: %w", ctx.Err()))
 		}
-		return nil
-	}})
+	}
 	if err != nil {
 		var de *sipgo.ErrDialogResponse
 		if errors.As(err, &de) {

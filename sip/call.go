@@ -394,10 +394,14 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 
 	reported := make([]bool, len(targets))
 	report := func(i int, err error) {
-		if !reported[i] {
-			reported[i] = true
-			c.endOffer(targets[i].Agent, err)
+		if reported[i] {
+			return
 		}
+		reported[i] = true
+		if targets[i].Peer != "" && nodeRefused(err) {
+			c.s.router.PeerGone(targets[i].Peer)
+		}
+		c.endOffer(targets[i].Agent, err)
 	}
 	var win *result
 	done := ringCtx.Done()
@@ -428,6 +432,9 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 			}
 		}
 		leg.Close()
+		if cause == nil {
+			return false, errors.New("not answered")
+		}
 		return false, fmt.Errorf("not answered: %w", cause)
 	}
 	for i := range targets {
@@ -469,6 +476,20 @@ const (
 	gaveUp    = -2
 )
 
+// nodeRefused reports whether a node leg failed because of the node, not
+// the agent: it is shutting down (503) or did not answer at all.
+func nodeRefused(err error) bool {
+	var de *sipgo.ErrDialogResponse
+	return errors.Is(err, errPeerSilent) || errors.As(err, &de) && de.Res.StatusCode == sip.StatusServiceUnavailable
+}
+
+// PeerSilence is how long a node leg may stay without any response before
+// the node is taken for gone.
+const PeerSilence = 2 * time.Second
+
+// errPeerSilent ends a fork whose node did not respond within PeerSilence.
+var errPeerSilent = errors.New("node did not respond")
+
 // errNotRung ends a fork whose phone was never rung (ring-progressively:
 // the call was answered or given up before its turn).
 var errNotRung = errors.New("not rung")
@@ -509,7 +530,23 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 	}
 	sipCallID := req.CallID().Value()
 	c.s.track(sipCallID, c)
-	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{})
+	var opts sipgo.AnswerOptions
+	if tg.Peer != "" {
+		// A node answers 100 at once; one that does not is gone: do not
+		// let the offer ring into nothing for the whole ring timeout.
+		var heard atomic.Bool
+		opts.OnResponse = func(*sip.Response) error { heard.Store(true); return nil }
+		pctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		stop := time.AfterFunc(PeerSilence, func() {
+			if !heard.Load() {
+				cancel(errPeerSilent)
+			}
+		})
+		defer stop.Stop()
+		ctx = pctx
+	}
+	err = dlg.WaitAnswer(ctx, opts)
 	if err == nil && claim.CompareAndSwap(unclaimed, i) {
 		// Publish the dialog before the ACK: the agent may hang up right
 		// after it, and onBye must find the dialog to end it.
@@ -525,6 +562,9 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 	c.s.untrack(sipCallID)
 	if err == nil {
 		err = errors.New("answered after the call was taken or given up")
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, errPeerSilent) {
+		err = cause
 	}
 	return nil, err
 }
@@ -548,12 +588,13 @@ func (c *call) agentRequest(tg acd.Target) (*sip.Request, error) {
 
 // endOffer reports a failed offer: nothing if the member left meanwhile
 // (run's loop abandons the call), rejected if the agent's phone declined
-// (486 Busy Here, 600 Busy Everywhere, 603 Decline), else no answer.
+// (486 Busy Here, 600 Busy Everywhere, 603 Decline), withdrawn on 503 (the
+// node that carries the agent's leg is shutting down), else no answer.
 func (c *call) endOffer(agent acd.AgentID, err error) {
 	if c.member.Context().Err() != nil {
 		return
 	}
-	if errors.Is(err, errNotRung) {
+	if errors.Is(err, errNotRung) || errors.Is(err, errPeerSilent) {
 		c.offerFailed(agent, acd.Withdrawn)
 		return
 	}
@@ -563,6 +604,8 @@ func (c *call) endOffer(agent acd.AgentID, err error) {
 		switch de.Res.StatusCode {
 		case sip.StatusBusyHere, statusBusyEverywhere, statusDecline:
 			o = acd.Rejected
+		case sip.StatusServiceUnavailable: // a node shutting down, not the agent
+			o = acd.Withdrawn
 		}
 	}
 	c.offerFailed(agent, o)

@@ -159,6 +159,10 @@ func (s *Server) onPeerInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(sip.StatusForbidden, "Forbidden: not a Callwerk node")
 		return
 	}
+	if s.peersShut.Load() {
+		refuseRetry(req, tx, "Service Unavailable: node shutting down", RetryAfter)
+		return
+	}
 	agent := req.Recipient.User
 	log := s.log.With().Str("sip_call_id", req.CallID().Value()).Str("agent", agent).Str("for_node", node).Logger()
 	bindings := s.loc.Lookup(agent)
@@ -171,8 +175,8 @@ func (s *Server) onPeerInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(sip.StatusBadRequest, "Bad Request")
 		return
 	}
-	s.callWG.Add(1)
-	defer s.callWG.Done()
+	s.peerWG.Add(1)
+	defer s.peerWG.Done()
 	leg := &peerLeg{node: node, in: in, down: make(chan struct{})}
 	s.trackPeer(req.CallID().Value(), leg)
 	defer s.untrackPeer(req.CallID().Value())

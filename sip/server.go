@@ -31,6 +31,7 @@ type Router interface {
 	Abandon(ctx context.Context, call acd.CallID) error
 	Complete(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID, by string) error
 	Transfer(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID, target string) error
+	PeerGone(addr string)
 	SetPresence(ctx context.Context, agent acd.AgentID, p acd.Presence) error
 	// For feature codes dialled by agents.
 	SetPause(ctx context.Context, agent acd.AgentID, reason string) error
@@ -75,6 +76,9 @@ type Config struct {
 	// DrainTimeout is how long calls in progress may go on after Serve's
 	// context ends, before they are hung up; 0 = DrainTimeout.
 	DrainTimeout time.Duration
+	// Withdraw, if set, is called when a draining node stops taking node
+	// legs, so that the other nodes stop offering its agents.
+	Withdraw func()
 
 	MaxCalls         int // member calls at once; 0 = no limit
 	MaxCallRate      int // new member calls per second; 0 = no limit
@@ -112,12 +116,14 @@ type Server struct {
 
 	conns     []io.Closer // bound sockets, served by Serve
 	udp       map[string]net.PacketConn
-	addrs     []Listener // bound addresses
+	addrs     []Listener      // bound addresses
 	callCtx   context.Context // ends the calls in progress: at the end of the drain
 	hangUp    context.CancelFunc
 	draining  atomic.Bool
 	parseLog  zerolog.Logger
-	callWG    sync.WaitGroup
+	callWG    sync.WaitGroup // member calls and feature-code calls
+	peerWG    sync.WaitGroup // agent legs carried for other nodes
+	peersShut atomic.Bool    // no new node legs: the drain's second phase
 	callsMu   sync.Mutex
 	calls     map[string]*call                      // by SIP Call-ID of either leg
 	features  map[string]*sipgo.DialogServerSession // feature-code calls by SIP Call-ID
@@ -272,21 +278,19 @@ func (s *Server) Serve(ctx context.Context) error {
 	if drain <= 0 {
 		drain = DrainTimeout
 	}
+	deadline := time.After(drain)
 	if n := s.callCount.Load(); n > 0 {
 		s.log.Info().Int64("calls", n).Dur("drain_timeout", drain).Msg("draining: new calls refused, calls in progress go on")
 	}
-	done := make(chan struct{})
-	go func() { s.callWG.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(drain):
-		s.log.Warn().Int64("calls", s.callCount.Load()).Msg("calls still up after drain timeout: hanging up")
-		s.hangUp()
-		select {
-		case <-done:
-		case <-time.After(2 * ByeTimeout):
-			s.log.Warn().Int64("calls", s.callCount.Load()).Msg("calls did not end after hang-up")
+	// First this node's own calls end; meanwhile its agents still take
+	// other nodes' calls (node legs), so clerks keep working. Then it stops
+	// taking node legs and waits for those in progress.
+	if s.waitDrain(&s.callWG, deadline) {
+		s.peersShut.Store(true)
+		if s.cfg.Withdraw != nil {
+			s.cfg.Withdraw()
 		}
+		s.waitDrain(&s.peerWG, deadline)
 	}
 	s.hangUp()
 	stopSweep()
@@ -294,6 +298,28 @@ func (s *Server) Serve(ctx context.Context) error {
 	_ = s.ua.Close()
 	wg.Wait()
 	return err
+}
+
+// waitDrain waits for wg, or hangs up every call at deadline and waits a
+// little for the BYEs. It reports whether wg finished before the deadline.
+func (s *Server) waitDrain(wg *sync.WaitGroup, deadline <-chan time.Time) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-deadline:
+	}
+	s.log.Warn().Int64("calls", s.callCount.Load()).Msg("calls still up after drain timeout: hanging up")
+	s.hangUp()
+	all := make(chan struct{})
+	go func() { s.callWG.Wait(); s.peerWG.Wait(); close(all) }()
+	select {
+	case <-all:
+	case <-time.After(2 * ByeTimeout):
+		s.log.Warn().Int64("calls", s.callCount.Load()).Msg("calls did not end after hang-up")
+	}
+	return false
 }
 
 // readFilter runs before sipgo parses a message. It bans flooding sources

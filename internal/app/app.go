@@ -131,6 +131,11 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	scfg.Withdraw = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		a.acd.Withdraw(ctx)
+	}
 	a.sip, err = sip.New(scfg, a.acd, a.relay, hold, p, log.With().Str("component", "sip").Logger())
 	if err != nil {
 		return nil, err

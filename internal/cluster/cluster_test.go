@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -271,12 +272,16 @@ func endAtCleanup(t *testing.T, mc *loadtest.MemberCall) {
 	})
 }
 
+// errNotTaken marks a call the node did not answer (refused, or no
+// response): a trunk tries the next node.
+var errNotTaken = errors.New("call not taken")
+
 // reached places a member call at n and waits until the agent's audio
 // arrives; it returns the call, or an error.
 func reached(ctx context.Context, member *loadtest.Phone, n *node, from string) (*loadtest.MemberCall, error) {
 	mc, err := member.Call(ctx, loadtest.CallOptions{Server: n.sip, Number: "100", From: from})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errNotTaken, err)
 	}
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
@@ -466,4 +471,108 @@ func TestKilledNodesReservationsReturn(t *testing.T) {
 	assert.Equal(t, int64(1), fast.Calls.Load())
 	assert.Equal(t, "unreachable", n2.states(t)[ids[5]], "n1's agent is unreachable after n1 died")
 	assert.Contains(t, n2.logText(), `"message":"took over after dead node"`)
+}
+
+// Draining one of two nodes under load: new calls it refuses (503) go to
+// the other node, as a trunk fails over; no call in progress is dropped and
+// no call fails. Its agents' phones register with the other node once it
+// is gone, as phones with a second registrar do.
+func TestDrainUnderLoad(t *testing.T) {
+	cleanRedis(t)
+	n1 := startNode(t, "n1", 46000)
+	n2 := startNode(t, "n2", 47000)
+	nodes := []*node{n1, n2}
+	ids := agentIDs()[:20]
+	var agents []*loadtest.Agent
+	for i, id := range ids {
+		agents = append(agents, newAgent(t, id, nodes[i%2], loadtest.AgentOptions{AnswerAfter: 20 * time.Millisecond}))
+	}
+	member, err := loadtest.NewPhone("member")
+	require.NoError(t, err)
+	t.Cleanup(member.Close)
+
+	const calls, talk = 120, time.Second
+	var drained, gone atomic.Bool // n1 got SIGTERM; n1 has exited
+	var ok, refused atomic.Int64
+	var failures sync.Map
+	var wg sync.WaitGroup
+	tick := time.NewTicker(50 * time.Millisecond) // 20 calls per second
+	for i := range calls {
+		<-tick.C
+		if i == calls/3 {
+			wg.Go(func() {
+				drained.Store(true)
+				n1.stop()        // SIGTERM, wait until it exits
+				gone.Store(true) // the trunk stops trying it
+				for i, a := range agents {
+					if i%2 == 0 { // n1's phones fail over
+						ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+						_, err := a.Register(ctx, n2.sip, password, time.Hour)
+						cancel()
+						if err != nil {
+							failures.Store("register "+a.User, err.Error())
+						}
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+			defer cancel()
+			began := time.Now()
+			defer func() {
+				if d := time.Since(began); d > 10*time.Second {
+					t.Logf("call %d took %v", i, d.Round(time.Millisecond))
+				}
+			}()
+			first := nodes[i%2]
+			switch {
+			case gone.Load():
+				first = n2
+			case drained.Load():
+				first = n1 // keep sending it calls: it must refuse them
+			}
+			var mc *loadtest.MemberCall
+			var err error
+			if first == n1 && drained.Load() {
+				// A draining node refuses at once; one that just exited does
+				// not answer: do not wait the INVITE's 32 s for that.
+				fctx, fcancel := context.WithTimeout(ctx, 3*time.Second)
+				mc, err = reached(fctx, member, first, fmt.Sprintf("+4930%07d", i))
+				fcancel()
+			} else {
+				mc, err = reached(ctx, member, first, fmt.Sprintf("+4930%07d", i))
+			}
+			if errors.Is(err, errNotTaken) && first == n1 && drained.Load() { // 503 while draining, no answer once gone
+				refused.Add(1)
+				mc, err = reached(ctx, member, n2, fmt.Sprintf("+4930%07d", i)) // the trunk's failover
+			}
+			if err != nil {
+				failures.Store(i, err.Error())
+				return
+			}
+			select {
+			case <-mc.Done():
+				failures.Store(i, "dropped while talking")
+				return
+			case <-time.After(talk):
+			}
+			hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer hcancel()
+			if err := mc.Hangup(hctx); err != nil {
+				failures.Store(i, "hangup: "+err.Error())
+				return
+			}
+			ok.Add(1)
+		})
+	}
+	tick.Stop()
+	wg.Wait()
+	failures.Range(func(k, v any) bool { t.Errorf("call %v: %v", k, v); return true })
+	assert.Equal(t, int64(calls), ok.Load(), "calls that reached an agent, talked and hung up themselves")
+	assert.Positive(t, refused.Load(), "the draining node refused new calls")
+	t.Logf("%d calls refused by the draining node and placed with the other", refused.Load())
+	log := n1.logText()
+	assert.Contains(t, log, `"message":"draining: new calls refused, calls in progress go on"`)
+	assert.NotContains(t, log, "calls still up after drain timeout", "every call ended by itself within the drain")
 }
