@@ -48,6 +48,11 @@ type Scenario struct {
 	Rate        float64       // new member calls per second; default DefaultRate
 	Talk        time.Duration // the member hangs up after talking this long; default DefaultTalk
 	Timeout     time.Duration // INVITE to agent audio, at most; default DefaultTimeout
+	// HeapURL, if set, is the node's /debug/pprof/heap (loopback only):
+	// the report then says how much heap the node holds per registered
+	// agent and per call in progress. HeapToken is its bearer token.
+	HeapURL   string
+	HeapToken string
 }
 
 // withDefaults fills zero fields from the defaults and checks the result.
@@ -82,6 +87,11 @@ func (s Scenario) withDefaults() (Scenario, error) {
 		return s, errors.New("durations must not be negative")
 	case s.Password == "":
 		return s, errors.New("password is required (the agents' shared digest password)")
+	}
+	if s.HeapURL != "" {
+		if err := checkHeapURL(s.HeapURL); err != nil {
+			return s, err
+		}
 	}
 	if _, err := LoopbackServer(s.Server); err != nil {
 		return s, err
@@ -187,6 +197,7 @@ type Report struct {
 	OfferedCPS   float64        `json:"offered_cps"`  // calls started per second, first to last INVITE
 	AnsweredCPS  float64        `json:"answered_cps"` // 200 OKs per second, first INVITE to last 200 OK
 	Duration     time.Duration  `json:"duration_ns"`
+	Memory       *Memory        `json:"memory,omitempty"`
 	firstInvite  time.Time
 	lastInvite   time.Time
 	lastAnswered time.Time
@@ -195,6 +206,8 @@ type Report struct {
 
 // JSON returns the report as indented JSON.
 func (r Report) JSON() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 // Text returns the report as a table for people.
 func (r Report) Text() string {
@@ -229,6 +242,11 @@ func (r Report) Text() string {
 		fmt.Fprintf(w, "  %s\t%d\t%d\t%.2f\t%d\t%s\t%s\n", row.name, row.d.Sent, row.d.Received, row.d.LossPct, row.d.Gaps, ms(row.d.P99Delay), ms(row.d.MaxDelay))
 	}
 	fmt.Fprintf(w, "duration\t%s\n", r.Duration.Round(time.Millisecond))
+	if m := r.Memory; m != nil {
+		fmt.Fprintf(w, "node heap\t%.1f MiB idle\t%.1f MiB with agents\t%.1f MiB with %d calls up\n",
+			mib(m.Before), mib(m.Agents), mib(m.Peak), m.CallsUp)
+		fmt.Fprintf(w, "  per agent\t%.1f KiB\tper call\t%.1f KiB\n", float64(m.PerAgent)/1024, float64(m.PerCall)/1024)
+	}
 	_ = w.Flush()
 	return b.String()
 }
@@ -264,6 +282,13 @@ func Run(ctx context.Context, s Scenario, progress func(Progress)) (Report, erro
 	r := &runner{s: s, rep: Report{Server: s.Server, Number: s.Number, Agents: s.Agents, Rate: s.Rate, Talk: s.Talk,
 		Failures: make(map[string]int)}}
 
+	var mem *Memory
+	if s.HeapURL != "" {
+		mem = &Memory{}
+		if mem.Before, err = HeapAlloc(ctx, s.HeapURL, s.HeapToken); err != nil {
+			return Report{}, err
+		}
+	}
 	agents, err := r.startAgents(ctx, ip)
 	defer func() {
 		for _, a := range agents {
@@ -277,6 +302,19 @@ func Run(ctx context.Context, s Scenario, progress func(Progress)) (Report, erro
 		return Report{}, fmt.Errorf("member phone: %w", err)
 	}
 	defer r.member.Close()
+
+	if mem != nil {
+		// The REGISTER transactions stay in the node's SIP stack for 32 s
+		// after their response (RFC 3261 timer J, for retransmissions):
+		// count what a registered agent costs, not its registration.
+		select {
+		case <-ctx.Done():
+		case <-time.After(HeapSettle):
+		}
+		if mem.Agents, err = HeapAlloc(ctx, s.HeapURL, s.HeapToken); err != nil {
+			return Report{}, err
+		}
+	}
 
 	// Agents' answered calls: one reader per agent, each waits for its calls.
 	stop := make(chan struct{})
@@ -309,6 +347,16 @@ func Run(ctx context.Context, s Scenario, progress func(Progress)) (Report, erro
 		calls.Go(func() { r.call(ctx, i) })
 	}
 	t.Stop()
+	var memErr error
+	if mem != nil && ctx.Err() == nil {
+		// Every call has started; half a talk time later those that reached
+		// an agent are talking, the others wait in the queue.
+		time.Sleep(s.Talk / 2)
+		r.mu.Lock()
+		mem.CallsUp = r.up
+		r.mu.Unlock()
+		mem.Peak, memErr = HeapAlloc(ctx, s.HeapURL, s.HeapToken)
+	}
 	calls.Wait()
 
 	// The members hung up; the agents' legs end right after.
@@ -321,6 +369,13 @@ func Run(ctx context.Context, s Scenario, progress func(Progress)) (Report, erro
 	r.stopAgents(agents)
 
 	rep := r.finish(time.Since(begin))
+	if mem != nil && memErr == nil {
+		mem.finish(s.Agents)
+		rep.Memory = mem
+	}
+	if memErr != nil {
+		return rep, fmt.Errorf("heap with calls up: %w", memErr)
+	}
 	return rep, nil
 }
 

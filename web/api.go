@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -52,6 +53,13 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/agents/{id}/unpause", a.auth(a.unpause))
 	mux.Handle("POST /api/v1/agents/{id}/end-wrapup", a.auth(a.endWrapUp))
 	mux.Handle("GET /api/v1/queues", a.auth(a.queues))
+	// Go's profiler, for operators and the load tool's memory figures:
+	// behind the API token, like everything that is not a health check.
+	mux.Handle("GET /debug/pprof/", a.auth(pprof.Index))
+	mux.Handle("GET /debug/pprof/cmdline", a.auth(pprof.Cmdline))
+	mux.Handle("GET /debug/pprof/profile", a.auth(pprof.Profile))
+	mux.Handle("GET /debug/pprof/symbol", a.auth(pprof.Symbol))
+	mux.Handle("GET /debug/pprof/trace", a.auth(pprof.Trace))
 }
 
 type apiError struct {

@@ -110,3 +110,27 @@ func TestAPIStatusCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestProfilerNeedsTheToken(t *testing.T) {
+	mux := http.NewServeMux()
+	NewAPI(&fakeControl{}, fakeFigures{}, token, nil, zerolog.Nop()).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	get := func(tok string) (int, string) {
+		req, err := http.NewRequest("GET", srv.URL+"/debug/pprof/heap?debug=1", nil)
+		require.NoError(t, err)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		res, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	code, _ := get("")
+	assert.Equal(t, http.StatusUnauthorized, code)
+	code, body := get(token)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "# HeapAlloc = ")
+}

@@ -37,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&s.Rate, "rate", loadtest.DefaultRate, "new calls per second")
 	fs.DurationVar(&s.Talk, "talk", loadtest.DefaultTalk, "members hang up after talking this long")
 	fs.DurationVar(&s.Timeout, "timeout", loadtest.DefaultTimeout, "INVITE to agent audio, at most")
+	fs.StringVar(&s.HeapURL, "heap", "", "the node's /debug/pprof/heap URL (loopback): report its heap per agent and per call")
+	fs.StringVar(&s.HeapToken, "heap-token", "", "bearer token for -heap (the node's http.api_token)")
 	jsonFile := fs.String("json", "", "also write the report as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
