@@ -130,6 +130,12 @@ func agentIDs() []string {
 
 func startNode(t *testing.T, name string, mediaBase int) *node {
 	t.Helper()
+	return startNodeOn(t, name, mediaBase, natsURL())
+}
+
+// startNodeOn starts node name with bus (one or more NATS URLs).
+func startNodeOn(t *testing.T, name string, mediaBase int, bus string) *node {
+	t.Helper()
 	n := &node{name: name, log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
 	n.sip = fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
 	n.http = fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
@@ -161,7 +167,7 @@ numbers:
 queues:
   - {name: service, ring_timeout: 10s, wrapup: 0s}
 agents:
-%s`, name, secret, lease, n.sip, mediaBase, mediaBase+999, n.http, apiToken, redisURL(), natsURL(), agents.String())
+%s`, name, secret, lease, n.sip, mediaBase, mediaBase+999, n.http, apiToken, redisURL(), bus, agents.String())
 	path := filepath.Join(t.TempDir(), name+".yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 
@@ -197,6 +203,48 @@ agents:
 		return res.StatusCode == http.StatusOK
 	}, 15*time.Second, 50*time.Millisecond, "%s did not come up", name)
 	return n
+}
+
+// startNATSCluster runs three nats-server processes on loopback, routed to
+// each other as a cluster, and returns their client URLs.
+func startNATSCluster(t *testing.T) []string {
+	t.Helper()
+	bin, err := exec.LookPath("nats-server")
+	require.NoError(t, err, "nats-server (Debian package nats-server; scripts/test-deps.sh installs it)")
+	type srv struct{ client, cluster, monitor int }
+	var srvs []srv
+	for range 3 {
+		srvs = append(srvs, srv{freePort(t, "tcp"), freePort(t, "tcp"), freePort(t, "tcp")})
+	}
+	var urls []string
+	for i, s := range srvs {
+		var routes []string
+		for j, o := range srvs {
+			if j != i {
+				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", o.cluster))
+			}
+		}
+		cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", fmt.Sprint(s.client), "-m", fmt.Sprint(s.monitor),
+			"-n", fmt.Sprintf("callwerk-test-%d", i), "--cluster_name", "callwerk-test",
+			"--cluster", fmt.Sprintf("nats://127.0.0.1:%d", s.cluster), "--routes", strings.Join(routes, ","))
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", s.client))
+	}
+	for _, s := range srvs { // every server routes to both others
+		require.Eventually(t, func() bool {
+			res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/routez", s.monitor))
+			if err != nil {
+				return false
+			}
+			defer res.Body.Close()
+			var rz struct {
+				NumRoutes int `json:"num_routes"`
+			}
+			return json.NewDecoder(res.Body).Decode(&rz) == nil && rz.NumRoutes >= 2
+		}, 15*time.Second, 50*time.Millisecond, "NATS cluster routes")
+	}
+	return urls
 }
 
 func (n *node) logText() string {
@@ -304,10 +352,14 @@ func reached(ctx context.Context, member *loadtest.Phone, n *node, from string) 
 // each, 400 member calls half at each: every call reaches an agent once,
 // no agent has two calls at a time, calls cross nodes, and every agent
 // ends available.
+//
+// The nodes use a three-server NATS cluster, each a different server, so
+// their changes cross the cluster's routes.
 func TestTwoNodesServeAsOneACD(t *testing.T) {
 	cleanRedis(t)
-	n1 := startNode(t, "n1", 42000)
-	n2 := startNode(t, "n2", 43000)
+	nats := startNATSCluster(t)
+	n1 := startNodeOn(t, "n1", 42000, nats[0]+","+nats[2])
+	n2 := startNodeOn(t, "n2", 43000, nats[1])
 	nodes := []*node{n1, n2}
 
 	var agents []*loadtest.Agent
