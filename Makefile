@@ -23,8 +23,10 @@ test: test-deps
 test-deps:
 	./scripts/test-deps.sh
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+# Go benchmarks and the load scenarios, into bench/results/ (text for
+# benchstat, JSON with the machine's description).
+bench: test-deps
+	GO=$(GO) BENCHTIME=$(BENCHTIME) ./scripts/bench.sh
 
 lint:
 	$(GO) vet ./...
