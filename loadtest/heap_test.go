@@ -3,7 +3,9 @@ package loadtest
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,4 +42,16 @@ func TestMemoryPerAgentAndCall(t *testing.T) {
 	m.finish(400)
 	assert.Equal(t, int64(1024), m.PerAgent)
 	assert.Equal(t, int64(20*1024), m.PerCall)
+}
+
+func TestReportHTML(t *testing.T) {
+	r := Report{Server: "127.0.0.1:5070<script>", Duration: 3 * time.Second, Series: []Sample{
+		{At: 1, Up: 10, Waiting: 4, CPS: 10, SetupAgentP99: 12.5},
+		{At: 2, Up: 20, Waiting: 0, CPS: 10, SetupAgentP99: 30},
+	}}
+	page := string(r.HTML())
+	assert.Contains(t, page, "<svg")
+	assert.Equal(t, 3, strings.Count(page, "<polyline"), "up, waiting, p99")
+	assert.Contains(t, page, "127.0.0.1:5070&lt;script&gt;", "escaped")
+	assert.NotContains(t, page, "<script>")
 }

@@ -117,6 +117,18 @@ func LoopbackServer(server string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(ip.Unmap(), uint16(p)), nil
 }
 
+// Sample is the run's state at one second: calls up (started, not ended),
+// of which waiting in the queue (answered, no agent yet), calls started in
+// that second, and the p99 of INVITE to agent audio of the calls that
+// reached an agent in that second (0 if none did).
+type Sample struct {
+	At            float64 `json:"t_s"`
+	Up            int     `json:"up"`
+	Waiting       int     `json:"waiting"`
+	CPS           float64 `json:"cps"`
+	SetupAgentP99 float64 `json:"setup_agent_p99_ms"`
+}
+
 // Progress is reported once a second while a run is going.
 type Progress struct {
 	Elapsed  time.Duration
@@ -198,6 +210,7 @@ type Report struct {
 	AnsweredCPS  float64        `json:"answered_cps"` // 200 OKs per second, first INVITE to last 200 OK
 	Duration     time.Duration  `json:"duration_ns"`
 	Memory       *Memory        `json:"memory,omitempty"`
+	Series       []Sample       `json:"series"` // once a second
 	firstInvite  time.Time
 	lastInvite   time.Time
 	lastAnswered time.Time
@@ -262,6 +275,8 @@ type runner struct {
 	setupAgent []time.Duration
 	started    int
 	up         int
+	waiting    int             // answered (200 OK), no agent audio yet: waiting in the queue
+	secAgent   []time.Duration // INVITE to agent audio of the calls connected in the current second
 }
 
 // Run registers s.Agents simulated agents at s.Server (each its own phone
@@ -329,9 +344,7 @@ func Run(ctx context.Context, s Scenario, progress func(Progress)) (Report, erro
 	var calls sync.WaitGroup
 	progressDone := make(chan struct{})
 	var progWG sync.WaitGroup
-	if progress != nil {
-		progWG.Go(func() { r.reportProgress(begin, progress, progressDone) })
-	}
+	progWG.Go(func() { r.reportProgress(begin, progress, progressDone) })
 
 	t := time.NewTicker(time.Duration(float64(time.Second) / s.Rate))
 	for i := 0; i < s.Calls; i++ {
@@ -424,8 +437,16 @@ func (r *runner) reportProgress(begin time.Time, progress func(Progress), done <
 		p := Progress{Elapsed: time.Since(begin), Started: r.started, Up: r.up, Answered: r.rep.Answered,
 			Failed: r.rep.Failed, CPS: float64(r.started - last)}
 		last = r.started
+		smp := Sample{At: p.Elapsed.Seconds(), Up: r.up, Waiting: r.waiting, CPS: p.CPS}
+		if len(r.secAgent) > 0 {
+			smp.SetupAgentP99 = float64(percentiles(r.secAgent).P99) / float64(time.Millisecond)
+			r.secAgent = r.secAgent[:0]
+		}
+		r.rep.Series = append(r.rep.Series, smp)
 		r.mu.Unlock()
-		progress(p)
+		if progress != nil {
+			progress(p)
+		}
 	}
 }
 
@@ -519,6 +540,7 @@ func (r *runner) talk(ctx context.Context, start time.Time, i int) string {
 	}
 	okAt := time.Now()
 	r.mu.Lock()
+	r.waiting++
 	r.setupOK = append(r.setupOK, okAt.Sub(start))
 	r.rep.answered200++
 	if okAt.After(r.rep.lastAnswered) {
@@ -531,6 +553,14 @@ func (r *runner) talk(ctx context.Context, start time.Time, i int) string {
 		defer cancel()
 		return mc.Hangup(bctx)
 	}
+	stillWaiting := true
+	defer func() {
+		if stillWaiting {
+			r.mu.Lock()
+			r.waiting--
+			r.mu.Unlock()
+		}
+	}()
 	// Connected = the first agent-tagged packet arrived.
 	t := time.NewTicker(pollEvery)
 	var m0 RTPStats
@@ -554,7 +584,10 @@ func (r *runner) talk(ctx context.Context, start time.Time, i int) string {
 	t.Stop()
 	r.mu.Lock()
 	r.rep.Answered++
+	r.waiting--
+	stillWaiting = false
 	r.setupAgent = append(r.setupAgent, time.Since(start))
+	r.secAgent = append(r.secAgent, time.Since(start))
 	r.mu.Unlock()
 
 	talk := time.NewTimer(r.s.Talk)

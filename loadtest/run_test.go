@@ -63,6 +63,13 @@ func TestRunAgainstNode(t *testing.T) {
 
 	assert.Equal(t, 20, rep.Attempted)
 	assert.Equal(t, 20, rep.Answered)
+	require.Len(t, rep.Series, ticks, "one sample per progress tick")
+	peak := 0
+	for _, s := range rep.Series {
+		peak = max(peak, s.Up)
+		assert.LessOrEqual(t, s.Waiting, s.Up)
+	}
+	assert.GreaterOrEqual(t, peak, 10, "10 calls a second talking 2 s: about 20 up at once")
 	assert.Equal(t, 0, rep.Failed, rep.Failures)
 	assert.Equal(t, 20, rep.AgentCalls)
 	assert.GreaterOrEqual(t, ticks, 3, "progress once a second")

@@ -57,7 +57,8 @@ start_node() { # a fresh node process, so each scenario starts from idle
 load() { # name, then loadtest flags
   local name=$1; shift
   echo "bench: load scenario $name: $*"
-  "$work/loadtest" -server 127.0.0.1:5070 -password load-test-password -json "$work/$name.json" "$@" 2>/dev/null \
+  "$work/loadtest" -server 127.0.0.1:5070 -password load-test-password -json "$work/$name.json" \
+    -html "$out/load-$name.html" "$@" 2>/dev/null \
     | tee "$out/load-$name.txt"
   { printf '{"machine": '; $GO run ./internal/benchjson -machine; printf ', "flags": "%s", "report": ' "$*"; cat "$work/$name.json"; printf '}\n'; } \
     > "$out/load-$name.json"

@@ -40,6 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&s.HeapURL, "heap", "", "the node's /debug/pprof/heap URL (loopback): report its heap per agent and per call")
 	fs.StringVar(&s.HeapToken, "heap-token", "", "bearer token for -heap (the node's http.api_token)")
 	jsonFile := fs.String("json", "", "also write the report as JSON to this file")
+	htmlFile := fs.String("html", "", "also write the report with charts over time as a web page to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -58,6 +59,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = os.WriteFile(*jsonFile, append(b, '\n'), 0o644)
 		}
 		if err != nil {
+			fmt.Fprintln(stderr, "loadtest:", err)
+			return 2
+		}
+	}
+	if *htmlFile != "" {
+		if err := os.WriteFile(*htmlFile, rep.HTML(), 0o644); err != nil {
 			fmt.Fprintln(stderr, "loadtest:", err)
 			return 2
 		}
