@@ -87,7 +87,8 @@ type ACD struct {
 	sipAddr  string        // this node's address for other nodes' INVITEs; "" = no cross-node routing; guarded by view.mu
 	leaseTTL time.Duration // 0 = no node lease (single node, tests)
 	nodeDown func(node string)
-	lease    NodeInfo // the last one written; guarded by view.mu
+	lease    NodeInfo   // the last one written; guarded by view.mu
+	renewMu  sync.Mutex // one lease write at a time
 
 	wake chan struct{}
 

@@ -22,8 +22,11 @@ import (
 // errUnchanged aborts a store update that has nothing to write.
 var errUnchanged = errors.New("unchanged")
 
-// renew writes this node's lease.
+// renew writes this node's lease. Renewals are serialized (the lease
+// keeper and Withdraw both renew), so a.lease is what the store holds.
 func (a *ACD) renew(ctx context.Context) error {
+	a.renewMu.Lock()
+	defer a.renewMu.Unlock()
 	a.view.mu.Lock()
 	n := NodeInfo{Name: a.node, SIP: a.sipAddr, Expires: a.clock.Now().Add(a.leaseTTL)}
 	a.view.mu.Unlock()
