@@ -1,7 +1,6 @@
 package acd_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -27,10 +26,7 @@ func limitsACD(t *testing.T) (*acd.ACD, *queues.Memory, *acdtest.FakeClock) {
 		{Name: "third", RingTimeout: 10 * time.Second, JoinEmpty: true},
 	}
 	a := acd.New(store, qs, clock, nil, zerolog.Nop())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(runACD(t, a))
 	return a, store, clock
 }
 
