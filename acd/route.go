@@ -76,7 +76,8 @@ func Route(agents []Agent, calls []Call, r Routing) []Assignment {
 			order = append(order, &calls[i])
 		}
 	}
-	slices.SortFunc(order, func(a, b *Call) int { return compareCalls(a, b, r.Queues) })
+	// Stable: stores return calls by age, so this is nearly sorted already.
+	slices.SortStableFunc(order, func(a, b *Call) int { return compareCalls(a, b, r.Queues) })
 	return route(free, order, r)
 }
 
