@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -53,7 +54,27 @@ type Scenario struct {
 	// agent and per call in progress. HeapToken is its bearer token.
 	HeapURL   string
 	HeapToken string
+
+	// TalkDist shapes talk times: "fixed" (default, every call Talk),
+	// "uniform" (between Talk and TalkMax) or "exponential" (mean Talk,
+	// capped at 10 x Talk), drawn from a generator seeded with Seed, so a
+	// run can be repeated.
+	TalkDist string
+	TalkMax  time.Duration
+	Seed     uint64
+	// MaxUp caps the calls in progress: no new call starts while MaxUp are
+	// up (0 = no cap). Duration stops starting calls after this long (0 =
+	// only Calls counts); Calls stays the upper bound.
+	MaxUp    int
+	Duration time.Duration
 }
+
+// Talk-time distributions (Scenario.TalkDist).
+const (
+	TalkFixed       = "fixed"
+	TalkUniform     = "uniform"
+	TalkExponential = "exponential"
+)
 
 // withDefaults fills zero fields from the defaults and checks the result.
 func (s Scenario) withDefaults() (Scenario, error) {
@@ -87,6 +108,19 @@ func (s Scenario) withDefaults() (Scenario, error) {
 		return s, errors.New("durations must not be negative")
 	case s.Password == "":
 		return s, errors.New("password is required (the agents' shared digest password)")
+	case s.MaxUp < 0 || s.Duration < 0:
+		return s, errors.New("max up and duration must not be negative")
+	}
+	switch s.TalkDist {
+	case "":
+		s.TalkDist = TalkFixed
+	case TalkFixed, TalkExponential:
+	case TalkUniform:
+		if s.TalkMax < s.Talk {
+			return s, errors.New("uniform talk times need talk max >= talk")
+		}
+	default:
+		return s, fmt.Errorf("talk distribution %q: want fixed, uniform or exponential", s.TalkDist)
 	}
 	if s.HeapURL != "" {
 		if err := checkHeapURL(s.HeapURL); err != nil {
@@ -210,7 +244,8 @@ type Report struct {
 	AnsweredCPS  float64        `json:"answered_cps"` // 200 OKs per second, first INVITE to last 200 OK
 	Duration     time.Duration  `json:"duration_ns"`
 	Memory       *Memory        `json:"memory,omitempty"`
-	Series       []Sample       `json:"series"` // once a second
+	Series       []Sample       `json:"series"`  // once a second
+	PeakUp       int            `json:"peak_up"` // most calls in progress at once
 	firstInvite  time.Time
 	lastInvite   time.Time
 	lastAnswered time.Time
@@ -346,6 +381,7 @@ func Run(ctx context.Context, s Scenario, progress func(Progress)) (Report, erro
 	var progWG sync.WaitGroup
 	progWG.Go(func() { r.reportProgress(begin, progress, progressDone) })
 
+	rng := rand.New(rand.NewPCG(s.Seed, 0x63616c6c7765726b)) // the talk times of this run
 	t := time.NewTicker(time.Duration(float64(time.Second) / s.Rate))
 	for i := 0; i < s.Calls; i++ {
 		if i > 0 {
@@ -354,10 +390,15 @@ func Run(ctx context.Context, s Scenario, progress func(Progress)) (Report, erro
 			case <-t.C:
 			}
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || s.Duration > 0 && time.Since(begin) >= s.Duration {
 			break
 		}
-		calls.Go(func() { r.call(ctx, i) })
+		if s.MaxUp > 0 && r.upCount() >= s.MaxUp {
+			i-- // skip this tick: the cap holds the rate down
+			continue
+		}
+		talk := s.talkTime(rng)
+		calls.Go(func() { r.call(ctx, i, talk) })
 	}
 	t.Stop()
 	var memErr error
@@ -503,11 +544,30 @@ func (r *runner) agentCall(drain context.Context, c *AgentCall) {
 	r.rep.ToMember.Sent += a1.Sent - a0.Sent
 }
 
-// call places member call i and records its outcome.
-func (r *runner) call(ctx context.Context, i int) {
+func (r *runner) upCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.up
+}
+
+// talkTime draws one call's talk time.
+func (s Scenario) talkTime(rng *rand.Rand) time.Duration {
+	switch s.TalkDist {
+	case TalkUniform:
+		return s.Talk + time.Duration(rng.Int64N(int64(s.TalkMax-s.Talk)+1))
+	case TalkExponential:
+		return min(time.Duration(rng.ExpFloat64()*float64(s.Talk)), 10*s.Talk)
+	default:
+		return s.Talk
+	}
+}
+
+// call places member call i, talking talk, and records its outcome.
+func (r *runner) call(ctx context.Context, i int, talk time.Duration) {
 	r.mu.Lock()
 	r.started++
 	r.up++
+	r.rep.PeakUp = max(r.rep.PeakUp, r.up)
 	r.rep.Attempted++
 	start := time.Now()
 	if r.rep.firstInvite.IsZero() {
@@ -520,7 +580,7 @@ func (r *runner) call(ctx context.Context, i int) {
 		r.up--
 		r.mu.Unlock()
 	}()
-	reason := r.talk(ctx, start, i)
+	reason := r.talk(ctx, start, i, talk)
 	if reason != "" {
 		r.mu.Lock()
 		r.rep.Failed++
@@ -531,7 +591,7 @@ func (r *runner) call(ctx context.Context, i int) {
 
 // talk runs one call: INVITE, wait for the agent's audio, talk, BYE. It
 // returns why the call failed, or "".
-func (r *runner) talk(ctx context.Context, start time.Time, i int) string {
+func (r *runner) talk(ctx context.Context, start time.Time, i int, talkFor time.Duration) string {
 	setupCtx, cancel := context.WithTimeout(ctx, r.s.Timeout)
 	defer cancel()
 	mc, err := r.member.Call(setupCtx, CallOptions{Server: r.s.Server, Number: r.s.Number, From: fmt.Sprintf("+4930%07d", i)})
@@ -590,7 +650,7 @@ func (r *runner) talk(ctx context.Context, start time.Time, i int) string {
 	r.secAgent = append(r.secAgent, time.Since(start))
 	r.mu.Unlock()
 
-	talk := time.NewTimer(r.s.Talk)
+	talk := time.NewTimer(talkFor)
 	defer talk.Stop()
 	reason := ""
 	select {

@@ -132,3 +132,16 @@ func TestRunRefusesNonLoopback(t *testing.T) {
 		})
 	}
 }
+
+// max_up holds the calls in progress down, whatever the rate.
+func TestRunCapsCallsInProgress(t *testing.T) {
+	server := startNode(t, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	rep, err := loadtest.Run(ctx, loadtest.Scenario{Server: server, Agents: 5, Password: password,
+		Calls: 6, Rate: 50, Talk: time.Second, TalkDist: loadtest.TalkUniform, TalkMax: 1500 * time.Millisecond,
+		MaxUp: 2, Timeout: 10 * time.Second}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 6, rep.Answered, rep.Failures)
+	assert.Equal(t, 2, rep.PeakUp, "never more than max_up at once")
+}

@@ -37,12 +37,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&s.Rate, "rate", loadtest.DefaultRate, "new calls per second")
 	fs.DurationVar(&s.Talk, "talk", loadtest.DefaultTalk, "members hang up after talking this long")
 	fs.DurationVar(&s.Timeout, "timeout", loadtest.DefaultTimeout, "INVITE to agent audio, at most")
+	fs.StringVar(&s.TalkDist, "talk-dist", loadtest.TalkFixed, "talk times: fixed (-talk), uniform (-talk to -talk-max) or exponential (mean -talk)")
+	fs.DurationVar(&s.TalkMax, "talk-max", 0, "longest talk time with -talk-dist uniform")
+	fs.Uint64Var(&s.Seed, "seed", 1, "seed of the talk-time draws (same seed, same talk times)")
+	fs.IntVar(&s.MaxUp, "max-up", 0, "at most this many calls in progress at once (0 = no cap)")
+	fs.DurationVar(&s.Duration, "duration", 0, "stop starting calls after this long (0 = after -calls)")
+	scenario := fs.String("scenario", "", "read the scenario from this YAML file; flags given as well override its keys")
 	fs.StringVar(&s.HeapURL, "heap", "", "the node's /debug/pprof/heap URL (loopback): report its heap per agent and per call")
 	fs.StringVar(&s.HeapToken, "heap-token", "", "bearer token for -heap (the node's http.api_token)")
 	jsonFile := fs.String("json", "", "also write the report as JSON to this file")
 	htmlFile := fs.String("html", "", "also write the report with charts over time as a web page to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *scenario != "" {
+		file, err := loadtest.LoadScenario(*scenario)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadtest:", err)
+			return 2
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		s = merge(file, s, set)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,4 +89,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// merge takes the scenario file's values, except where a flag was given.
+func merge(file, flags loadtest.Scenario, set map[string]bool) loadtest.Scenario {
+	out := file
+	pick := func(name string, apply func()) {
+		if set[name] {
+			apply()
+		}
+	}
+	pick("server", func() { out.Server = flags.Server })
+	pick("number", func() { out.Number = flags.Number })
+	pick("agents", func() { out.Agents = flags.Agents })
+	pick("first-agent", func() { out.FirstAgent = flags.FirstAgent })
+	pick("password", func() { out.Password = flags.Password })
+	pick("answer-after", func() { out.AnswerAfter = flags.AnswerAfter })
+	pick("calls", func() { out.Calls = flags.Calls })
+	pick("rate", func() { out.Rate = flags.Rate })
+	pick("talk", func() { out.Talk = flags.Talk })
+	pick("talk-dist", func() { out.TalkDist = flags.TalkDist })
+	pick("talk-max", func() { out.TalkMax = flags.TalkMax })
+	pick("seed", func() { out.Seed = flags.Seed })
+	pick("max-up", func() { out.MaxUp = flags.MaxUp })
+	pick("duration", func() { out.Duration = flags.Duration })
+	pick("timeout", func() { out.Timeout = flags.Timeout })
+	pick("heap", func() { out.HeapURL = flags.HeapURL })
+	pick("heap-token", func() { out.HeapToken = flags.HeapToken })
+	if out.Server == "" {
+		out.Server = flags.Server // the flag's default
+	}
+	return out
 }
