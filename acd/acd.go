@@ -283,6 +283,70 @@ func (a *ACD) removedCall(id CallID) {
 	a.repl.Publish(Change{Node: a.node, Removed: id})
 }
 
+// The store writes of this node go through these three, which put what was
+// written into the view and pass it to the other nodes: a write that
+// bypassed them would leave the view stale until the next resync.
+
+// updateAgent is Store.UpdateAgent.
+func (a *ACD) updateAgent(ctx context.Context, id AgentID, fn func(*Agent) error) (Agent, error) {
+	ag, err := a.store.UpdateAgent(ctx, id, fn)
+	if err == nil {
+		a.wroteAgent(ag)
+	}
+	return ag, err
+}
+
+// updateCallAgent is Store.UpdateCallAgent; it returns the call and the
+// agent as written (no agent if aid is "").
+func (a *ACD) updateCallAgent(ctx context.Context, cid CallID, aid AgentID, fn func(*Call, *Agent) error) (Call, Agent, error) {
+	var call Call
+	var ag Agent
+	err := a.store.UpdateCallAgent(ctx, cid, aid, func(c *Call, g *Agent) error {
+		if err := fn(c, g); err != nil {
+			return err
+		}
+		call = *c
+		if g != nil {
+			ag = *g
+		}
+		return nil
+	})
+	if err != nil {
+		return Call{}, Agent{}, err
+	}
+	a.wroteCall(call)
+	if aid != "" {
+		a.wroteAgent(ag)
+	}
+	return call, ag, nil
+}
+
+// removeCall is Store.RemoveCall; it returns the call as it left and the
+// agent it was offered to as written, if there was one.
+func (a *ACD) removeCall(ctx context.Context, cid CallID, fn func(*Call, *Agent) error) (Call, *Agent, error) {
+	var call Call
+	var ag *Agent
+	err := a.store.RemoveCall(ctx, cid, func(c *Call, g *Agent) error {
+		if err := fn(c, g); err != nil {
+			return err
+		}
+		call, ag = *c, nil
+		if g != nil {
+			cp := *g
+			ag = &cp
+		}
+		return nil
+	})
+	if err != nil {
+		return Call{}, nil, err
+	}
+	a.removedCall(cid)
+	if ag != nil {
+		a.wroteAgent(*ag)
+	}
+	return call, ag, nil
+}
+
 // Apply takes another node's write into this node's view and wakes the
 // dispatcher if it freed an agent or put a call in line.
 func (a *ACD) Apply(ch Change) {
@@ -397,17 +461,8 @@ func (a *ACD) dispatch(ctx context.Context, limits bool) error {
 			continue // overdue, or another node's call: that node reserves the agent
 		}
 		now := a.clock.Now()
-		var call Call
-		var reserved Agent
-		err := a.store.UpdateCallAgent(ctx, as.Call, as.Agent, func(c *Call, ag *Agent) error {
-			if ag == nil {
-				return ErrNotFound
-			}
-			if err := Reserve(ag, c, now); err != nil {
-				return err
-			}
-			call, reserved = *c, *ag
-			return nil
+		call, reserved, err := a.updateCallAgent(ctx, as.Call, as.Agent, func(c *Call, ag *Agent) error {
+			return Reserve(ag, c, now)
 		})
 		if err != nil {
 			if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
@@ -415,8 +470,6 @@ func (a *ACD) dispatch(ctx context.Context, limits bool) error {
 			}
 			continue
 		}
-		a.wroteCall(call)
-		a.wroteAgent(reserved)
 		a.mu.Lock()
 		a.fences[call.ID] = call.Fence
 		a.mu.Unlock()
@@ -488,23 +541,12 @@ func (a *ACD) reserveMore(ctx context.Context, call Call, agents []AgentID, now 
 	var out []Target
 	step := a.queues[call.Queue].RingStep
 	for _, id := range agents {
-		var c2 Call
-		var ag Agent
-		err := a.store.UpdateCallAgent(ctx, call.ID, id, func(c *Call, g *Agent) error {
-			if g == nil {
-				return ErrNotFound
-			}
-			if err := ReserveMore(g, c, now); err != nil {
-				return err
-			}
-			c2, ag = *c, *g
-			return nil
+		_, ag, err := a.updateCallAgent(ctx, call.ID, id, func(c *Call, g *Agent) error {
+			return ReserveMore(g, c, now)
 		})
 		if err != nil {
 			continue
 		}
-		a.wroteCall(c2)
-		a.wroteAgent(ag)
 		a.view.mu.Lock()
 		peer, ok := a.reachable(&ag, now)
 		a.view.mu.Unlock()
@@ -600,25 +642,22 @@ func (a *ACD) applyLimit(ctx context.Context, act limitAction, now time.Time) {
 
 // overflow moves a waiting call to queue to, keeping its age.
 func (a *ACD) overflow(ctx context.Context, c Call, to string, now time.Time) {
-	var moved Call
-	err := a.store.UpdateCallAgent(ctx, c.ID, "", func(cc *Call, _ *Agent) error {
+	_, _, err := a.updateCallAgent(ctx, c.ID, "", func(cc *Call, _ *Agent) error {
 		if cc.Agent != "" || cc.Queue != c.Queue {
 			return ErrConflict
 		}
 		cc.Queue, cc.Tried = to, nil
-		moved = *cc
 		return nil
 	})
 	if err != nil {
 		return
 	}
-	a.wroteCall(moved)
 	a.events.Emit(Event{Time: now, Type: "call.overflowed", Queue: c.Queue, Call: c.ID, Target: to})
 }
 
 // leave takes a waiting call out of its queue and tells it why.
 func (a *ACD) leave(ctx context.Context, c Call, why string, now time.Time) {
-	err := a.store.RemoveCall(ctx, c.ID, func(cc *Call, _ *Agent) error {
+	_, _, err := a.removeCall(ctx, c.ID, func(cc *Call, _ *Agent) error {
 		if cc.Agent != "" {
 			return ErrConflict
 		}
@@ -627,7 +666,6 @@ func (a *ACD) leave(ctx context.Context, c Call, why string, now time.Time) {
 	if err != nil {
 		return
 	}
-	a.removedCall(c.ID)
 	a.mu.Lock()
 	ch := a.waiters[c.ID]
 	delete(a.waiters, c.ID)
@@ -680,17 +718,10 @@ func (a *ACD) Admit(_ context.Context, queue string) error {
 }
 
 func (a *ACD) release(ctx context.Context, call CallID, agent AgentID) {
-	var c2 Call
-	var ag2 Agent
-	err := a.store.UpdateCallAgent(ctx, call, agent, func(c *Call, ag *Agent) error {
+	_, _, _ = a.updateCallAgent(ctx, call, agent, func(c *Call, ag *Agent) error {
 		Unreserve(ag, c, Withdrawn, a.queues[c.Queue], a.clock.Now())
-		c2, ag2 = *c, *ag
 		return nil
 	})
-	if err == nil {
-		a.wroteCall(c2)
-		a.wroteAgent(ag2)
-	}
 }
 
 // Enqueue puts a call of this node into its queue. Offers for it arrive on
@@ -760,17 +791,11 @@ func (a *ACD) fence(call CallID) uint64 {
 func (a *ACD) OfferFailed(ctx context.Context, call CallID, agent AgentID, o Outcome) error {
 	now := a.clock.Now()
 	fence := a.fence(call)
-	var c2 Call
-	var ag Agent
-	err := a.store.UpdateCallAgent(ctx, call, agent, func(c *Call, g *Agent) error {
-		if g == nil {
-			return ErrNotFound
-		}
+	c2, ag, err := a.updateCallAgent(ctx, call, agent, func(c *Call, g *Agent) error {
 		if !offerHeld(c, g) || c.Fence != fence {
 			return ErrConflict
 		}
 		Unreserve(g, c, o, a.queues[c.Queue], now)
-		c2, ag = *c, *g
 		return nil
 	})
 	if err != nil {
@@ -781,8 +806,6 @@ func (a *ACD) OfferFailed(ctx context.Context, call CallID, agent AgentID, o Out
 		delete(a.fences, call)
 		a.mu.Unlock()
 	}
-	a.wroteCall(c2)
-	a.wroteAgent(ag)
 	switch o {
 	case NoAnswer:
 		a.events.Emit(Event{Time: now, Type: "call.noanswer", Queue: c2.Queue, Agent: agent, Call: call})
@@ -799,30 +822,23 @@ func (a *ACD) OfferFailed(ctx context.Context, call CallID, agent AgentID, o Out
 func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
 	now := a.clock.Now()
 	fence := a.fence(call)
-	var queue string
-	var ag Agent
-	var others []AgentID
-	err := a.store.RemoveCall(ctx, call, func(c *Call, g *Agent) error {
+	c, ag, err := a.removeCall(ctx, call, func(c *Call, g *Agent) error {
 		if g == nil || g.ID != agent || !offerHeld(c, g) || c.Fence != fence {
 			return ErrConflict
 		}
-		queue = c.Queue
-		others = slices.DeleteFunc(slices.Clone(c.Ringing), func(id AgentID) bool { return id == agent })
-		err := Connect(g, call, now)
-		ag = *g
-		return err
+		return Connect(g, call, now)
 	})
 	if err != nil {
 		return fmt.Errorf("connect %s to %s: %w", call, agent, err)
 	}
-	a.removedCall(call)
-	a.wroteAgent(ag)
-	for _, id := range others { // normally withdrawn by the caller already
-		a.releaseAgent(ctx, id, call, fence, now)
+	for _, id := range c.Ringing { // the others, normally withdrawn by the caller already
+		if id != agent {
+			a.releaseAgent(ctx, id, call, fence, now)
+		}
 	}
 	a.dropWaiter(call)
-	a.events.Emit(Event{Time: now, Type: "call.connected", Queue: queue, Agent: agent, Call: call})
-	a.emitAgent(&ag, now)
+	a.events.Emit(Event{Time: now, Type: "call.connected", Queue: c.Queue, Agent: agent, Call: call})
+	a.emitAgent(ag, now)
 	return nil
 }
 
@@ -832,17 +848,12 @@ func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
 func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 	now := a.clock.Now()
 	fence := a.fence(call)
-	var queue string
-	var freed *Agent
-	var others []AgentID
-	err := a.store.RemoveCall(ctx, call, func(c *Call, ag *Agent) error {
-		queue, freed, others = c.Queue, nil, nil
-		if offerHeld(c, ag) && c.Fence == fence {
+	freed := false
+	c, ag, err := a.removeCall(ctx, call, func(c *Call, ag *Agent) error {
+		freed = offerHeld(c, ag) && c.Fence == fence
+		if freed {
 			Unreserve(ag, c, Withdrawn, a.queues[c.Queue], now)
-			g := *ag
-			freed = &g
 		}
-		others = slices.Clone(c.Ringing) // what is left after the first agent
 		return nil
 	})
 	a.mu.Lock()
@@ -852,13 +863,11 @@ func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 	if err != nil {
 		return fmt.Errorf("abandon %s: %w", call, err)
 	}
-	a.removedCall(call)
-	a.events.Emit(Event{Time: now, Type: "call.abandoned", Queue: queue, Call: call})
-	if freed != nil {
-		a.wroteAgent(*freed)
-		a.emitAgent(freed, now)
+	a.events.Emit(Event{Time: now, Type: "call.abandoned", Queue: c.Queue, Call: call})
+	if freed {
+		a.emitAgent(ag, now)
 	}
-	for _, id := range others {
+	for _, id := range c.Ringing { // what is left after the first agent
 		a.releaseAgent(ctx, id, call, fence, now)
 	}
 	a.poke()
@@ -867,7 +876,7 @@ func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 
 // releaseAgent ends agent id's offer of call (fence), which left the store.
 func (a *ACD) releaseAgent(ctx context.Context, id AgentID, call CallID, fence uint64, now time.Time) {
-	ag, err := a.store.UpdateAgent(ctx, id, func(g *Agent) error {
+	ag, err := a.updateAgent(ctx, id, func(g *Agent) error {
 		if g.State != Reserved || g.Call != call || g.Fence != fence {
 			return errUnchanged
 		}
@@ -880,7 +889,6 @@ func (a *ACD) releaseAgent(ctx context.Context, id AgentID, call CallID, fence u
 		}
 		return
 	}
-	a.wroteAgent(ag)
 	a.emitAgent(&ag, now)
 }
 
@@ -915,7 +923,7 @@ func (a *ACD) complete(ctx context.Context, call CallID, agent AgentID, ev Event
 	fence := a.fences[call]
 	delete(a.fences, call)
 	a.mu.Unlock()
-	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+	ag, err := a.updateAgent(ctx, agent, func(ag *Agent) error {
 		if ag.Fence != fence {
 			return ErrConflict
 		}
@@ -924,7 +932,6 @@ func (a *ACD) complete(ctx context.Context, call CallID, agent AgentID, ev Event
 	if err != nil {
 		return fmt.Errorf("complete %s of %s: %w", call, agent, err)
 	}
-	a.wroteAgent(ag)
 	ev.Time, ev.Agent, ev.Call = now, agent, call
 	a.events.Emit(ev)
 	a.emitAgent(&ag, now)
@@ -954,7 +961,7 @@ func (a *ACD) endWrapUp(agent AgentID, call CallID, fence uint64) {
 	a.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), WrapUpTimeout)
 	defer cancel()
-	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+	ag, err := a.updateAgent(ctx, agent, func(ag *Agent) error {
 		if ag.Fence != fence {
 			return ErrConflict
 		}
@@ -966,14 +973,13 @@ func (a *ACD) endWrapUp(agent AgentID, call CallID, fence uint64) {
 		}
 		return
 	}
-	a.wroteAgent(ag)
 	a.emitAgent(&ag, a.clock.Now())
 	a.poke()
 }
 
 // EndWrapUp ends an agent's wrap-up now, at the agent's request.
 func (a *ACD) EndWrapUp(ctx context.Context, agent AgentID) error {
-	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+	ag, err := a.updateAgent(ctx, agent, func(ag *Agent) error {
 		if ag.State != WrapUp {
 			return ErrConflict
 		}
@@ -988,7 +994,6 @@ func (a *ACD) EndWrapUp(ctx context.Context, agent AgentID) error {
 		delete(a.timers, agent)
 	}
 	a.mu.Unlock()
-	a.wroteAgent(ag)
 	a.emitAgent(&ag, a.clock.Now())
 	a.poke()
 	return nil
@@ -998,13 +1003,12 @@ func (a *ACD) EndWrapUp(ctx context.Context, agent AgentID) error {
 // pause asked for during a call applies when the call and its wrap-up end.
 func (a *ACD) SetPause(ctx context.Context, agent AgentID, reason string) error {
 	now := a.clock.Now()
-	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+	ag, err := a.updateAgent(ctx, agent, func(ag *Agent) error {
 		return SetPause(ag, reason, now)
 	})
 	if err != nil {
 		return fmt.Errorf("pause %s: %w", agent, err)
 	}
-	a.wroteAgent(ag)
 	a.emitAgent(&ag, now)
 	a.poke()
 	return nil
@@ -1014,14 +1018,13 @@ func (a *ACD) SetPause(ctx context.Context, agent AgentID, reason string) error 
 func (a *ACD) SetPresence(ctx context.Context, agent AgentID, p Presence) error {
 	now := a.clock.Now()
 	changed := false
-	ag, err := a.store.UpdateAgent(ctx, agent, func(ag *Agent) error {
+	ag, err := a.updateAgent(ctx, agent, func(ag *Agent) error {
 		changed = SetPresence(ag, p, a.node, now)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("presence of %s: %w", agent, err)
 	}
-	a.wroteAgent(ag)
 	if changed {
 		a.emitAgent(&ag, now)
 		a.poke()
@@ -1045,7 +1048,7 @@ func (a *ACD) Recover(ctx context.Context) error {
 			continue
 		}
 		changed := false
-		g, err := a.store.UpdateAgent(ctx, ag.ID, func(g *Agent) error {
+		g, err := a.updateAgent(ctx, ag.ID, func(g *Agent) error {
 			changed = false
 			if g.CallNode == a.node {
 				changed = Release(g, now)
@@ -1070,7 +1073,7 @@ func (a *ACD) Recover(ctx context.Context) error {
 		if c.Node != a.node {
 			continue
 		}
-		if err := a.store.RemoveCall(ctx, c.ID, func(c *Call, ag *Agent) error {
+		if _, _, err := a.removeCall(ctx, c.ID, func(c *Call, ag *Agent) error {
 			if offerHeld(c, ag) {
 				Unreserve(ag, c, Withdrawn, a.queues[c.Queue], now)
 			}

@@ -84,7 +84,7 @@ func (a *ACD) giveUpLease() {
 	a.view.mu.Unlock()
 	now := a.clock.Now()
 	for _, id := range mine {
-		ag, err := a.store.UpdateAgent(ctx, id, func(g *Agent) error {
+		ag, err := a.updateAgent(ctx, id, func(g *Agent) error {
 			if g.Node != a.node || !g.Online {
 				return errUnchanged
 			}
@@ -92,7 +92,6 @@ func (a *ACD) giveUpLease() {
 			return nil
 		})
 		if err == nil {
-			a.wroteAgent(ag)
 			a.emitAgent(&ag, now)
 		}
 	}
@@ -161,16 +160,12 @@ func (a *ACD) reclaim(ctx context.Context, n NodeInfo) error {
 	}
 
 	for _, c := range calls {
-		var freed *Agent
-		err := a.store.RemoveCall(ctx, c.ID, func(cc *Call, ag *Agent) error {
-			freed = nil
+		freed := false
+		_, ag, err := a.removeCall(ctx, c.ID, func(cc *Call, ag *Agent) error {
 			if cc.Node != n.Name {
 				return ErrConflict
 			}
-			if offerHeld(cc, ag) && Release(ag, now) {
-				g := *ag
-				freed = &g
-			}
+			freed = offerHeld(cc, ag) && Release(ag, now)
 			return nil
 		})
 		switch {
@@ -179,15 +174,13 @@ func (a *ACD) reclaim(ctx context.Context, n NodeInfo) error {
 		case err != nil:
 			return err
 		}
-		a.removedCall(c.ID)
 		a.events.Emit(Event{Time: now, Type: "call.abandoned", Queue: c.Queue, Call: c.ID})
-		if freed != nil {
-			a.wroteAgent(*freed)
-			a.emitAgent(freed, now)
+		if freed {
+			a.emitAgent(ag, now)
 		}
 	}
 	for _, id := range agents {
-		ag, err := a.store.UpdateAgent(ctx, id, func(g *Agent) error {
+		ag, err := a.updateAgent(ctx, id, func(g *Agent) error {
 			changed := false
 			if g.CallNode == n.Name {
 				changed = Release(g, now)
@@ -207,7 +200,6 @@ func (a *ACD) reclaim(ctx context.Context, n NodeInfo) error {
 		case err != nil:
 			return err
 		}
-		a.wroteAgent(ag)
 		a.emitAgent(&ag, now)
 	}
 	if len(calls)+len(agents) > 0 {
