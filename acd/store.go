@@ -33,7 +33,7 @@ type Store interface {
 	UpdateCallAgent(ctx context.Context, c CallID, a AgentID, fn func(*Call, *Agent) error) error
 	// RemoveCall takes a call out of its queue and applies fn to it and to
 	// the agent it was offered to (nil if none) in the same step; fn's error
-	// aborts and leaves the call in place.
+	// aborts and leaves the call in place. fn may be nil.
 	RemoveCall(ctx context.Context, c CallID, fn func(*Call, *Agent) error) error
 
 	// RenewNode records or extends a node's lease.

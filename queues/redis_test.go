@@ -114,43 +114,7 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-// What Redis promises beyond acd.Store: the same as Memory, and more.
-
-func TestRedisOrder(t *testing.T) {
-	ctx := t.Context()
-	c := newRedisClient(t)
-	s := queues.NewRedis(c, testPrefix(t, c))
-	for _, id := range []acd.AgentID{"c", "a", "b"} {
-		require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: id}))
-	}
-	for _, c := range []acd.Call{
-		{ID: "late", Enqueued: t0.Add(time.Minute)},
-		{ID: "tie-b", Enqueued: t0},
-		{ID: "tie-a", Enqueued: t0},
-	} {
-		require.NoError(t, s.AddCall(ctx, c))
-	}
-	var agentIDs []acd.AgentID
-	for _, a := range agents(t, s) {
-		agentIDs = append(agentIDs, a.ID)
-	}
-	assert.Equal(t, []acd.AgentID{"a", "b", "c"}, agentIDs, "agents by ID")
-	var callIDs []acd.CallID
-	for _, c := range calls(t, s) {
-		callIDs = append(callIDs, c.ID)
-	}
-	assert.Equal(t, []acd.CallID{"tie-a", "tie-b", "late"}, callIDs, "calls by enqueue time, then ID")
-}
-
-func TestRedisRemoveCallWithoutFn(t *testing.T) {
-	c := newRedisClient(t)
-	s := queues.NewRedis(c, testPrefix(t, c))
-	putOnline(t, s, "a1")
-	reserved(t, s, "c1", "a1")
-	require.NoError(t, s.RemoveCall(t.Context(), "c1", nil))
-	assert.Empty(t, calls(t, s))
-	assert.Equal(t, acd.Reserved, agents(t, s)[0].State, "agent unchanged")
-}
+// What Redis promises beyond acd.Store.
 
 func TestRedisKeyLayout(t *testing.T) {
 	ctx := t.Context()

@@ -330,6 +330,36 @@ func testStore(t *testing.T, newStore func() acd.Store) {
 		name string
 		run  func(t *testing.T, s acd.Store)
 	}{
+		{"snapshots are ordered: agents by ID, calls by enqueue time, then ID", func(t *testing.T, s acd.Store) {
+			ctx := t.Context()
+			for _, id := range []acd.AgentID{"c", "a", "b"} {
+				require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: id}))
+			}
+			for _, c := range []acd.Call{
+				{ID: "late", Enqueued: t0.Add(time.Minute)},
+				{ID: "tie-b", Enqueued: t0},
+				{ID: "tie-a", Enqueued: t0},
+			} {
+				require.NoError(t, s.AddCall(ctx, c))
+			}
+			var agentIDs []acd.AgentID
+			for _, a := range agents(t, s) {
+				agentIDs = append(agentIDs, a.ID)
+			}
+			assert.Equal(t, []acd.AgentID{"a", "b", "c"}, agentIDs, "agents by ID")
+			var callIDs []acd.CallID
+			for _, c := range calls(t, s) {
+				callIDs = append(callIDs, c.ID)
+			}
+			assert.Equal(t, []acd.CallID{"tie-a", "tie-b", "late"}, callIDs, "calls by enqueue time, then ID")
+		}},
+		{"remove call without fn leaves its agent as it is", func(t *testing.T, s acd.Store) {
+			putOnline(t, s, "a1")
+			reserved(t, s, "c1", "a1")
+			require.NoError(t, s.RemoveCall(t.Context(), "c1", nil))
+			assert.Empty(t, calls(t, s))
+			assert.Equal(t, acd.Reserved, agents(t, s)[0].State, "agent unchanged")
+		}},
 		{"every write adds one to the versions it changes, before fn runs", func(t *testing.T, s acd.Store) {
 			ctx := t.Context()
 			require.NoError(t, s.PutAgent(ctx, acd.Agent{ID: "a1", Queues: []string{"sales"}}))
