@@ -11,22 +11,17 @@ package acd_test
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	mrand "math/rand/v2"
-	"os"
 	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/callwerk/callwerk/acd"
+	"github.com/callwerk/callwerk/internal/redistest"
 	"github.com/callwerk/callwerk/queues"
 )
 
@@ -157,9 +152,9 @@ func BenchmarkDispatchLatency(b *testing.B) {
 		benchDispatch(b, queues.NewMemory(), nil)
 	})
 	b.Run("redis", func(b *testing.B) {
-		rt := &benchRoundTrips{}
-		c := benchRedisClient(b, rt)
-		benchDispatch(b, queues.NewRedis(c, benchRedisPrefix(b, c)), rt)
+		rt := &redistest.RoundTrips{}
+		c := redistest.Client(b, benchWorkers+8, rt) // setup's workers plus the dispatcher
+		benchDispatch(b, queues.NewRedis(c, redistest.Prefix(b, c)), rt)
 	})
 }
 
@@ -170,7 +165,7 @@ type benchOffer struct {
 	at    time.Time
 }
 
-func benchDispatch(b *testing.B, store acd.Store, rt *benchRoundTrips) {
+func benchDispatch(b *testing.B, store acd.Store, rt *redistest.RoundTrips) {
 	ctx, cancel := context.WithCancel(context.Background())
 	bl := newBenchBacklog(time.Now())
 	a := acd.New(store, bl.queues, acd.SystemClock{}, nil, zerolog.Nop(), acd.WithNode(benchNode))
@@ -276,12 +271,12 @@ func benchDispatch(b *testing.B, store acd.Store, rt *benchRoundTrips) {
 		id := bl.agents[i%len(bl.agents)].ID
 		var rt0 int64
 		if rt != nil {
-			rt0 = rt.n.Load()
+			rt0 = rt.N.Load()
 		}
 		o, lat := decide(id)
 		b.StopTimer()
 		if rt != nil {
-			trips += rt.n.Load() - rt0
+			trips += rt.N.Load() - rt0
 		}
 		lats = append(lats, lat)
 		withdraw(o, id)
@@ -297,76 +292,4 @@ func benchDispatch(b *testing.B, store acd.Store, rt *benchRoundTrips) {
 	if rt != nil {
 		b.ReportMetric(float64(trips)/float64(b.N), "redis-rt/op")
 	}
-}
-
-// benchRoundTrips counts what go-redis sends: one per command, one per
-// pipeline or MULTI/EXEC block.
-type benchRoundTrips struct{ n atomic.Int64 }
-
-func (h *benchRoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *benchRoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *benchRoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
-// benchRedisClient connects to the test Redis (CALLWERK_TEST_REDIS_URL, else
-// 127.0.0.1:6379/0) with hooks added before first use, so transactions see
-// them too. It is closed at cleanup. Missing Redis fails the benchmark.
-func benchRedisClient(b *testing.B, hooks ...redis.Hook) *redis.Client {
-	b.Helper()
-	u := os.Getenv("CALLWERK_TEST_REDIS_URL")
-	if u == "" {
-		u = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(u)
-	if err != nil {
-		b.Fatalf("redis url: %v", err)
-	}
-	opt.PoolSize = max(opt.PoolSize, benchWorkers+8) // setup's workers plus the dispatcher
-	c := redis.NewClient(opt)
-	for _, h := range hooks {
-		c.AddHook(h)
-	}
-	b.Cleanup(func() { _ = c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		b.Fatalf("Redis at %s is unreachable (%v): run ./scripts/test-deps.sh or set CALLWERK_TEST_REDIS_URL", opt.Addr, err)
-	}
-	return c
-}
-
-// benchRedisPrefix returns a fresh key prefix whose keys are deleted at
-// cleanup (before the client closes: cleanups run last-in first-out).
-func benchRedisPrefix(b *testing.B, c *redis.Client) string {
-	b.Helper()
-	prefix := "callwerk-bench:" + rand.Text() + ":"
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		glob := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`).Replace(prefix) + "*"
-		var keys []string
-		it := c.Scan(ctx, 0, glob, 1000).Iterator()
-		for it.Next(ctx) {
-			keys = append(keys, it.Val())
-		}
-		err := it.Err()
-		for rest := keys; err == nil && len(rest) > 0; rest = rest[min(len(rest), 1000):] {
-			err = c.Del(ctx, rest[:min(len(rest), 1000)]...).Err()
-		}
-		if err != nil && !errors.Is(err, redis.ErrClosed) {
-			b.Errorf("clean up %s*: %v", prefix, err)
-		}
-	})
-	return prefix
 }

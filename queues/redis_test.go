@@ -2,131 +2,40 @@ package queues_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"os"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/callwerk/callwerk/acd"
+	"github.com/callwerk/callwerk/internal/redistest"
 	"github.com/callwerk/callwerk/queues"
 )
 
-// The tests need Redis; `make test` starts it (scripts/test-deps.sh). They
-// fail, never skip, when it is missing: a skipped store test reads as a pass.
-const defaultTestRedisURL = "redis://127.0.0.1:6379/0"
-
-func testRedisURL() string {
-	if u := os.Getenv("CALLWERK_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return defaultTestRedisURL
-}
-
-// newRedisClient connects to the test Redis, closed at cleanup. Hooks are
-// added before first use, so transactions (which copy the client's hooks)
-// see them too.
-func newRedisClient(tb testing.TB, hooks ...redis.Hook) *redis.Client {
-	tb.Helper()
-	opt, err := redis.ParseURL(testRedisURL())
-	require.NoError(tb, err)
-	c := redis.NewClient(opt)
-	for _, h := range hooks {
-		c.AddHook(h)
-	}
-	tb.Cleanup(func() { _ = c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		tb.Fatalf("Redis at %s is unreachable (%v): run `make test` or ./scripts/test-deps.sh to start it, or set CALLWERK_TEST_REDIS_URL", opt.Addr, err)
-	}
-	return c
-}
-
-// testPrefix returns a fresh key prefix whose keys are deleted at cleanup.
-func testPrefix(tb testing.TB, c *redis.Client) string {
-	tb.Helper()
-	prefix := "callwerk-test:" + rand.Text() + ":"
-	tb.Cleanup(func() { deleteKeys(tb, c, prefix) })
-	return prefix
-}
-
-// deleteKeys removes all keys under prefix (SCAN + DEL).
-func deleteKeys(tb testing.TB, c *redis.Client, prefix string) {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	keys, err := keysUnder(ctx, c, prefix)
-	if err != nil {
-		tb.Errorf("clean up %s*: %v", prefix, err)
-		return
-	}
-	for len(keys) > 0 {
-		n := min(len(keys), 1000)
-		if err := c.Del(ctx, keys[:n]...).Err(); err != nil {
-			tb.Errorf("clean up %s*: %v", prefix, err)
-			return
-		}
-		keys = keys[n:]
-	}
-}
-
-func keysUnder(ctx context.Context, c *redis.Client, prefix string) ([]string, error) {
-	glob := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`).Replace(prefix) + "*"
-	var keys []string
-	it := c.Scan(ctx, 0, glob, 1000).Iterator()
-	for it.Next(ctx) {
-		keys = append(keys, it.Val())
-	}
-	return keys, it.Err()
-}
+// The tests need Redis (internal/redistest); `make test` starts it.
 
 func TestRedisStore(t *testing.T) {
-	c := newRedisClient(t)
-	testStore(t, func() acd.Store { return queues.NewRedis(c, testPrefix(t, c)) })
-}
-
-// roundTrips counts what go-redis sends: one per command, one per pipeline
-// or MULTI/EXEC block.
-type roundTrips struct{ n atomic.Int64 }
-
-func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
+	c := redistest.Client(t, 0)
+	testStore(t, func() acd.Store { return queues.NewRedis(c, redistest.Prefix(t, c)) })
 }
 
 // What Redis promises beyond acd.Store.
 
 func TestRedisKeyLayout(t *testing.T) {
 	ctx := t.Context()
-	c := newRedisClient(t)
-	prefix := testPrefix(t, c)
+	c := redistest.Client(t, 0)
+	prefix := redistest.Prefix(t, c)
 	s := queues.NewRedis(c, prefix)
 	putOnline(t, s, "a1")
 	require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0}))
 	require.NoError(t, s.AddCall(ctx, acd.Call{ID: "c2", Queue: "sales", Enqueued: t0}))
 	require.NoError(t, s.RemoveCall(ctx, "c2", nil))
 
-	keys, err := keysUnder(ctx, c, prefix)
+	keys, err := redistest.KeysUnder(ctx, c, prefix)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{prefix + "agent:a1", prefix + "call:c1", prefix + "agents", prefix + "calls"}, keys)
 	assert.Equal(t, []string{"a1"}, c.SMembers(ctx, prefix+"agents").Val())
@@ -151,10 +60,10 @@ func TestRedisFnErrorIsReturnedAsIs(t *testing.T) {
 			return s.RemoveCall(ctx, "c1", func(*acd.Call, *acd.Agent) error { return errVeto })
 		}},
 	}
-	c := newRedisClient(t)
+	c := redistest.Client(t, 0)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := queues.NewRedis(c, testPrefix(t, c))
+			s := queues.NewRedis(c, redistest.Prefix(t, c))
 			putOnline(t, s, "a1")
 			reserved(t, s, "c1", "a1")
 			assert.Same(t, errVeto, tc.run(t.Context(), s))
@@ -164,8 +73,8 @@ func TestRedisFnErrorIsReturnedAsIs(t *testing.T) {
 
 func TestRedisCorruptRecord(t *testing.T) {
 	ctx := t.Context()
-	c := newRedisClient(t)
-	prefix := testPrefix(t, c)
+	c := redistest.Client(t, 0)
+	prefix := redistest.Prefix(t, c)
 	s := queues.NewRedis(c, prefix)
 	putOnline(t, s, "a1")
 	require.NoError(t, c.Set(ctx, prefix+"agent:a1", "{not json", 0).Err())
@@ -184,8 +93,8 @@ func TestRedisCorruptRecord(t *testing.T) {
 // RedisAttempts and reports a conflict.
 func TestRedisGivesUpAfterBoundedRetries(t *testing.T) {
 	ctx := t.Context()
-	c1, c2 := newRedisClient(t), newRedisClient(t)
-	prefix := testPrefix(t, c1)
+	c1, c2 := redistest.Client(t, 0), redistest.Client(t, 0)
+	prefix := redistest.Prefix(t, c1)
 	node1, node2 := queues.NewRedis(c1, prefix), queues.NewRedis(c2, prefix)
 	putOnline(t, node1, "a1")
 	require.NoError(t, node1.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0}))
@@ -213,8 +122,8 @@ func TestRedisGivesUpAfterBoundedRetries(t *testing.T) {
 // the same consistent state.
 func TestRedisTwoNodesReserve(t *testing.T) {
 	ctx := t.Context()
-	c1, c2 := newRedisClient(t), newRedisClient(t)
-	prefix := testPrefix(t, c1)
+	c1, c2 := redistest.Client(t, 0), redistest.Client(t, 0)
+	prefix := redistest.Prefix(t, c1)
 	nodes := []acd.Store{queues.NewRedis(c1, prefix), queues.NewRedis(c2, prefix)}
 	const nAgents, callsPerAgent = 5, 12
 
@@ -278,18 +187,18 @@ func TestRedisTwoNodesReserve(t *testing.T) {
 
 // Snapshots cost the same number of round trips for 3 and 300 records.
 func TestRedisSnapshotRoundTrips(t *testing.T) {
-	rt := &roundTrips{}
-	c := newRedisClient(t, rt)
+	rt := &redistest.RoundTrips{}
+	c := redistest.Client(t, 0, rt)
 	measure := func(n int) int64 {
-		s := queues.NewRedis(c, testPrefix(t, c))
+		s := queues.NewRedis(c, redistest.Prefix(t, c))
 		for i := range n {
 			require.NoError(t, s.PutAgent(t.Context(), acd.Agent{ID: acd.AgentID(fmt.Sprintf("a%03d", i))}))
 			require.NoError(t, s.AddCall(t.Context(), acd.Call{ID: acd.CallID(fmt.Sprintf("c%03d", i))}))
 		}
-		before := rt.n.Load()
+		before := rt.N.Load()
 		require.Len(t, agents(t, s), n)
 		require.Len(t, calls(t, s), n)
-		return rt.n.Load() - before
+		return rt.N.Load() - before
 	}
 	small, large := measure(3), measure(300)
 	assert.Equal(t, small, large)
@@ -298,7 +207,7 @@ func TestRedisSnapshotRoundTrips(t *testing.T) {
 
 func TestOpenRedis(t *testing.T) {
 	t.Run("ok", func(t *testing.T) {
-		s, err := queues.OpenRedis(testRedisURL(), "callwerk-test:open:")
+		s, err := queues.OpenRedis(redistest.URL(), "callwerk-test:open:")
 		require.NoError(t, err, "is Redis running? `make test` starts it")
 		_, err = s.Agents(t.Context())
 		require.NoError(t, err)
@@ -331,14 +240,14 @@ func TestOpenRedis(t *testing.T) {
 // UpdateCallAgent transactions.
 func BenchmarkRedisReserve(b *testing.B) {
 	ctx := b.Context()
-	rt := &roundTrips{}
-	c := newRedisClient(b, rt)
-	s := queues.NewRedis(c, testPrefix(b, c))
+	rt := &redistest.RoundTrips{}
+	c := redistest.Client(b, 0, rt)
+	s := queues.NewRedis(c, redistest.Prefix(b, c))
 	require.NoError(b, s.PutAgent(ctx, benchAgent("a1", true)))
 	require.NoError(b, s.AddCall(ctx, acd.Call{ID: "c1", Queue: "sales", Enqueued: t0, Tried: []acd.AgentID{"a7", "a8"}}))
 
 	b.ReportAllocs()
-	before := rt.n.Load()
+	before := rt.N.Load()
 	for b.Loop() {
 		if err := s.UpdateCallAgent(ctx, "c1", "a1", func(c *acd.Call, a *acd.Agent) error {
 			return acd.Reserve(a, c, t0)
@@ -352,7 +261,7 @@ func BenchmarkRedisReserve(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/op")
+	b.ReportMetric(float64(rt.N.Load()-before)/float64(b.N), "roundtrips/op")
 }
 
 // BenchmarkRedisSnapshot measures what the dispatcher reads on each run:
@@ -360,9 +269,9 @@ func BenchmarkRedisReserve(b *testing.B) {
 func BenchmarkRedisSnapshot(b *testing.B) {
 	const nAgents, nCalls = 2000, 10000
 	ctx := b.Context()
-	rt := &roundTrips{}
-	c := newRedisClient(b, rt)
-	s := queues.NewRedis(c, testPrefix(b, c))
+	rt := &redistest.RoundTrips{}
+	c := redistest.Client(b, 0, rt)
+	s := queues.NewRedis(c, redistest.Prefix(b, c))
 	var g errgroup.Group
 	g.SetLimit(32)
 	for i := range nAgents {
@@ -384,7 +293,7 @@ func BenchmarkRedisSnapshot(b *testing.B) {
 	require.NoError(b, g.Wait())
 
 	b.ReportAllocs()
-	before := rt.n.Load()
+	before := rt.N.Load()
 	for b.Loop() {
 		as, err := s.Agents(ctx)
 		if err != nil {
@@ -398,7 +307,7 @@ func BenchmarkRedisSnapshot(b *testing.B) {
 			b.Fatalf("got %d agents, %d calls", len(as), len(cs))
 		}
 	}
-	b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/op")
+	b.ReportMetric(float64(rt.N.Load()-before)/float64(b.N), "roundtrips/op")
 }
 
 // benchAgent is an agent of queues sales and support, available if online.
