@@ -161,8 +161,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	defer s.callWG.Done()
 	s.callCount.Add(1)
 	defer s.callCount.Add(-1)
-	s.track(req.CallID().Value(), c)
-	defer s.untrack(req.CallID().Value())
+	s.calls.put(req.CallID().Value(), c)
+	defer s.calls.drop(req.CallID().Value())
 
 	reason := c.run(s.callCtx)
 	ev := c.log.Info().
@@ -188,42 +188,6 @@ func refuseRetry(req *sip.Request, tx sip.ServerTransaction, reason, retryAfter 
 	r := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, reason, nil)
 	r.AppendHeader(sip.NewHeader("Retry-After", retryAfter))
 	_ = tx.Respond(r)
-}
-
-func (s *Server) track(sipCallID string, c *call) {
-	s.callsMu.Lock()
-	s.calls[sipCallID] = c
-	s.callsMu.Unlock()
-}
-
-func (s *Server) untrack(sipCallID string) {
-	s.callsMu.Lock()
-	delete(s.calls, sipCallID)
-	s.callsMu.Unlock()
-}
-
-func (s *Server) trackFeature(sipCallID string, d *sipgo.DialogServerSession) {
-	s.callsMu.Lock()
-	s.features[sipCallID] = d
-	s.callsMu.Unlock()
-}
-
-func (s *Server) untrackFeature(sipCallID string) {
-	s.callsMu.Lock()
-	delete(s.features, sipCallID)
-	s.callsMu.Unlock()
-}
-
-func (s *Server) lookupFeature(sipCallID string) *sipgo.DialogServerSession {
-	s.callsMu.Lock()
-	defer s.callsMu.Unlock()
-	return s.features[sipCallID]
-}
-
-func (s *Server) lookup(sipCallID string) *call {
-	s.callsMu.Lock()
-	defer s.callsMu.Unlock()
-	return s.calls[sipCallID]
 }
 
 // run drives the call from answer to hang-up and returns why it ended. The
@@ -461,7 +425,7 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		cancel()
 		c.agentDlg.Store(nil)
 		leg.Close()
-		c.s.untrack(dlg.InviteRequest.CallID().Value())
+		c.s.calls.drop(dlg.InviteRequest.CallID().Value())
 		c.endOffer(agent, nil)
 		return false, fmt.Errorf("agent %s answer: %w", agent, err)
 	}
@@ -529,7 +493,7 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 		return nil, fmt.Errorf("invite: %w", err)
 	}
 	sipCallID := req.CallID().Value()
-	c.s.track(sipCallID, c)
+	c.s.calls.put(sipCallID, c)
 	var opts sipgo.AnswerOptions
 	if tg.Peer != "" {
 		// A node answers 100 at once; one that does not is gone: do not
@@ -559,7 +523,7 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 		_ = dlg.Bye(bctx)
 		cancel()
 	}
-	c.s.untrack(sipCallID)
+	c.s.calls.drop(sipCallID)
 	if err == nil {
 		err = errors.New("answered after the call was taken or given up")
 	}
@@ -622,7 +586,7 @@ func (c *call) offerFailed(agent acd.AgentID, o acd.Outcome) {
 // talk connects member and agent and waits for either to hang up.
 func (c *call) talk(ctx context.Context) error {
 	dlg := c.agentDlg.Load()
-	defer c.s.untrack(dlg.InviteRequest.CallID().Value())
+	defer c.s.calls.drop(dlg.InviteRequest.CallID().Value())
 	agentLeg := c.agentLeg.Load()
 	defer agentLeg.Close()
 	bg, cancel := context.WithTimeout(context.Background(), ByeTimeout)
@@ -734,11 +698,11 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
 	}
 	id := req.CallID().Value()
-	if s.lookupPeer(id) != nil {
+	if s.peers.get(id) != nil {
 		respond(sip.StatusNotImplemented, "Not Implemented: transfer through a node leg")
 		return
 	}
-	c := s.lookup(id)
+	c := s.calls.get(id)
 	dlg := (*sipgo.DialogClientSession)(nil)
 	if c != nil {
 		dlg = c.agentDlg.Load()
@@ -785,15 +749,15 @@ func (c *call) complete(by string) {
 }
 
 func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
-	if d := s.lookupFeature(req.CallID().Value()); d != nil {
+	if d := s.features.get(req.CallID().Value()); d != nil {
 		_ = d.ReadAck(req, tx)
 		return
 	}
-	if l := s.lookupPeer(req.CallID().Value()); l != nil {
+	if l := s.peers.get(req.CallID().Value()); l != nil {
 		_ = l.in.ReadAck(req, tx)
 		return
 	}
-	c := s.lookup(req.CallID().Value())
+	c := s.calls.get(req.CallID().Value())
 	if c == nil {
 		return
 	}
@@ -804,11 +768,11 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if !validRequest(req, tx) {
 		return
 	}
-	if d := s.lookupFeature(req.CallID().Value()); d != nil {
+	if d := s.features.get(req.CallID().Value()); d != nil {
 		_ = d.ReadBye(req, tx)
 		return
 	}
-	if l := s.lookupPeer(req.CallID().Value()); l != nil {
+	if l := s.peers.get(req.CallID().Value()); l != nil {
 		if req.CallID().Value() == l.in.InviteRequest.CallID().Value() {
 			_ = l.in.ReadBye(req, tx)
 		} else if out := l.outDialog(); out != nil {
@@ -816,7 +780,7 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
-	c := s.lookup(req.CallID().Value())
+	c := s.calls.get(req.CallID().Value())
 	if c == nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 		return
@@ -845,12 +809,12 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 // from the new offer (RFC 3264 §6.1: sendonly is answered recvonly), and
 // points the relay leg at the new address.
 func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
-	if s.lookupPeer(req.CallID().Value()) != nil {
+	if s.peers.get(req.CallID().Value()) != nil {
 		// Not relayed yet: the leg keeps the media it was set up with.
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: re-INVITE through a node leg", nil))
 		return
 	}
-	c := s.lookup(req.CallID().Value())
+	c := s.calls.get(req.CallID().Value())
 	if c == nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 		return

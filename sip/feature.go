@@ -131,8 +131,8 @@ func (s *Server) playAndHangUp(req *sip.Request, tx sip.ServerTransaction, tone 
 	answer := media.BuildSDP(media.SDPParams{SessionID: uint64(time.Now().UnixNano()), Version: 1,
 		Addr: ap.Addr(), Port: int(ap.Port()), Codec: codec, TelEventPT: -1})
 	id := req.CallID().Value()
-	s.trackFeature(id, d)
-	defer s.untrackFeature(id)
+	s.features.put(id, d)
+	defer s.features.drop(id)
 	if err := d.RespondSDP(answer); err != nil {
 		return
 	}

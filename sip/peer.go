@@ -120,31 +120,11 @@ func (l *peerLeg) outDialog() *sipgo.DialogClientSession {
 // PeerDown ends the agent legs this node carries for node, which died:
 // nobody will send their BYE.
 func (s *Server) PeerDown(node string) {
-	s.callsMu.Lock()
-	defer s.callsMu.Unlock()
-	for _, l := range s.peers {
+	s.peers.each(func(l *peerLeg) {
 		if l.node == node {
 			l.once.Do(func() { close(l.down) })
 		}
-	}
-}
-
-func (s *Server) lookupPeer(sipCallID string) *peerLeg {
-	s.callsMu.Lock()
-	defer s.callsMu.Unlock()
-	return s.peers[sipCallID]
-}
-
-func (s *Server) trackPeer(sipCallID string, l *peerLeg) {
-	s.callsMu.Lock()
-	s.peers[sipCallID] = l
-	s.callsMu.Unlock()
-}
-
-func (s *Server) untrackPeer(sipCallID string) {
-	s.callsMu.Lock()
-	delete(s.peers, sipCallID)
-	s.callsMu.Unlock()
+	})
 }
 
 // onPeerInvite rings a local agent for a call on another node and relays
@@ -178,8 +158,8 @@ func (s *Server) onPeerInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.peerWG.Add(1)
 	defer s.peerWG.Done()
 	leg := &peerLeg{node: node, in: in, down: make(chan struct{})}
-	s.trackPeer(req.CallID().Value(), leg)
-	defer s.untrackPeer(req.CallID().Value())
+	s.peers.put(req.CallID().Value(), leg)
+	defer s.peers.drop(req.CallID().Value())
 
 	b := bindings[0]
 	out := sip.NewRequest(sip.INVITE, *b.Contact.Clone())
@@ -215,8 +195,8 @@ func (s *Server) onPeerInvite(req *sip.Request, tx sip.ServerTransaction) {
 	leg.mu.Lock()
 	leg.out = dlg
 	leg.mu.Unlock()
-	s.trackPeer(out.CallID().Value(), leg)
-	defer s.untrackPeer(out.CallID().Value())
+	s.peers.put(out.CallID().Value(), leg)
+	defer s.peers.drop(out.CallID().Value())
 
 	err = dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
 		if res.StatusCode == sip.StatusRinging || res.StatusCode == 183 {

@@ -121,13 +121,12 @@ type Server struct {
 	hangUp    context.CancelFunc
 	draining  atomic.Bool
 	parseLog  zerolog.Logger
-	callWG    sync.WaitGroup // member calls and feature-code calls
-	peerWG    sync.WaitGroup // agent legs carried for other nodes
-	peersShut atomic.Bool    // no new node legs: the drain's second phase
-	callsMu   sync.Mutex
-	calls     map[string]*call                      // by SIP Call-ID of either leg
-	features  map[string]*sipgo.DialogServerSession // feature-code calls by SIP Call-ID
-	peers     map[string]*peerLeg                   // agent legs carried for other nodes, by SIP Call-ID of either side
+	callWG    sync.WaitGroup                       // member calls and feature-code calls
+	peerWG    sync.WaitGroup                       // agent legs carried for other nodes
+	peersShut atomic.Bool                          // no new node legs: the drain's second phase
+	calls     byCallID[*call]                      // member calls, by the SIP Call-ID of either leg
+	features  byCallID[*sipgo.DialogServerSession] // feature-code calls
+	peers     byCallID[*peerLeg]                   // agent legs carried for other nodes, by the Call-ID of either side
 	callCount atomic.Int64
 }
 
@@ -141,9 +140,6 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 	s := &Server{
 		cfg: cfg, log: log, pseudo: p, router: router, relay: relay, hold: hold,
 		udp:      make(map[string]net.PacketConn),
-		calls:    make(map[string]*call),
-		features: make(map[string]*sipgo.DialogServerSession),
-		peers:    make(map[string]*peerLeg),
 		parseLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second}),
 	}
 	s.callCtx, s.hangUp = context.WithCancel(context.Background())
