@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/callwerk/callwerk/internal/redistest"
 	"github.com/callwerk/callwerk/loadtest"
 )
 
@@ -58,11 +59,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// redisURL is the test Redis (CALLWERK_TEST_REDIS_URL, else 127.0.0.1:6379)
-// with this test's database.
+// redisURL is the test Redis (redistest.URL) with this test's database.
 func redisURL() string {
 	addr := "127.0.0.1:6379"
-	if opt, err := redis.ParseURL(os.Getenv("CALLWERK_TEST_REDIS_URL")); err == nil {
+	if opt, err := redis.ParseURL(redistest.URL()); err == nil {
 		addr = opt.Addr
 	}
 	return fmt.Sprintf("redis://%s/%d", addr, redisDB)
