@@ -170,6 +170,7 @@ type AgentOptions struct {
 	AnswerAfter time.Duration // ring this long, then answer
 	NeverAnswer bool          // let it ring until cancelled
 	Decline     bool          // answer every call with 486 Busy Here after AnswerAfter
+	Delays      *Histogram    // if set, records the one-way delay of every tagged packet received
 }
 
 // AgentCall is a call a simulated agent answered.
@@ -286,7 +287,7 @@ func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = d.Respond(488, "Not Acceptable Here", nil)
 		return
 	}
-	peer, err := NewRTPPeer(TagAgent, codec.PT)
+	peer, err := NewRTPPeer(TagAgent, codec.PT, a.opts.Delays)
 	if err != nil {
 		_ = d.Respond(500, "Server Internal Error", nil)
 		return
@@ -339,6 +340,8 @@ type CallOptions struct {
 	Password string // answer a digest challenge as From with this password (agents' feature codes)
 	// OnProvisional, if set, sees each provisional response (100, 180, 183).
 	OnProvisional func(*sip.Response)
+	// Delays, if set, records the one-way delay of every tagged packet received.
+	Delays *Histogram
 }
 
 // cancelGrace is how long Call waits, once its context ends, for the
@@ -353,7 +356,7 @@ func (p *Phone) Call(ctx context.Context, o CallOptions) (*MemberCall, error) {
 		return nil, err
 	}
 	port, _ := strconv.Atoi(portStr)
-	peer, err := NewRTPPeer(TagMember, 0)
+	peer, err := NewRTPPeer(TagMember, 0, o.Delays)
 	if err != nil {
 		return nil, err
 	}

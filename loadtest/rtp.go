@@ -23,9 +23,19 @@ const (
 	TagAgent  Tag = 'A' // a simulated agent
 )
 
+// Payload layout of our frames: magic, tag, send time (Unix ns, the
+// sender's clock just before sendto), frame counter (0, 1, ... per
+// stream), stream id (random per sender: the relay rewrites SSRCs, so the
+// receiver tells streams apart by this).
 var magic = [4]byte{'C', 'W', 'L', 'T'}
 
 const (
+	offTag     = 4
+	offSent    = 5
+	offCounter = 13
+	offStream  = 17
+	minTagged  = 21
+
 	frameSize  = 160 // 20 ms of G.711 at 8 kHz
 	framePause = 20 * time.Millisecond
 )
@@ -35,126 +45,180 @@ type RTPStats struct {
 	Sent        uint64
 	Received    uint64
 	ByTag       map[Tag]uint64
-	FirstTagged map[Tag]int // index in the received stream of the first packet with each tag
-	SSRCs       int         // distinct SSRCs received
-	SeqJumps    int         // sequence numbers that were not last+1
-	Markers     int         // packets with the marker bit
-	MaxDelay    time.Duration
+	Expected    map[Tag]uint64 // per tag, summed over streams: last frame counter - first + 1
+	FirstTagged map[Tag]int    // index in the received stream of the first packet with each tag
+	SSRCs       int            // distinct SSRCs received
+	SeqJumps    int            // sequence numbers that were not last+1
+	Markers     int            // packets with the marker bit
+	MaxDelay    time.Duration  // of the tagged packets
+}
+
+// stream is what a receiver saw of one tagged stream (one sender): the
+// lowest and highest frame counter and how many frames arrived, so loss
+// inside the window is exact whenever the receiver started listening.
+type stream struct {
+	lo, hi   uint32
+	received uint64
 }
 
 // RTPPeer is a phone's RTP endpoint: it sends tagged 20 ms frames to the
-// far end and records what it receives.
+// far end, paced by the process's one send clock, and records what it
+// receives. Delays are measured from the sender's clock to the kernel's
+// receive timestamp on this socket (where the OS gives one), so the
+// receiving goroutine's own scheduling is not counted.
 type RTPPeer struct {
-	conn *net.UDPConn
-	tag  Tag
-	pt   uint8
+	conn   *net.UDPConn
+	tag    Tag
+	pt     uint8
+	delays *Histogram // optional: every tagged packet's delay
 
 	sent atomic.Uint64
 	mu   sync.Mutex
 	st   RTPStats
-	seen map[uint32]bool
-	last uint16
+	ssrcs   map[uint32]bool
+	streams map[uint32]*stream // by stream id
+	last    uint16
 	any  bool
 
-	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	// Sending state, touched only by the pacer (after Send) and Close.
+	dst     netip.AddrPort
+	pkt     rtp.Packet
+	payload []byte
+	buf     []byte
+	counter uint32
+
+	sending atomic.Bool
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
-// NewRTPPeer binds an RTP socket on 127.0.0.1 and starts receiving.
-func NewRTPPeer(tag Tag, pt uint8) (*RTPPeer, error) {
+// NewRTPPeer binds an RTP socket on 127.0.0.1 and starts receiving. Each
+// tagged packet's one-way delay is also recorded in delays, if not nil.
+func NewRTPPeer(tag Tag, pt uint8, delays *Histogram) (*RTPPeer, error) {
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return nil, err
 	}
-	p := &RTPPeer{conn: c, tag: tag, pt: pt, stop: make(chan struct{}), seen: make(map[uint32]bool),
-		st: RTPStats{ByTag: make(map[Tag]uint64), FirstTagged: make(map[Tag]int)}}
+	p := &RTPPeer{conn: c, tag: tag, pt: pt, delays: delays,
+		ssrcs: make(map[uint32]bool), streams: make(map[uint32]*stream),
+		st: RTPStats{ByTag: make(map[Tag]uint64), Expected: make(map[Tag]uint64), FirstTagged: make(map[Tag]int)}}
+	kernelTime := enableRxTimestamps(c) == nil
 	p.wg.Add(1)
-	go p.receive()
+	go p.receive(kernelTime)
 	return p, nil
 }
 
 // Addr is the local RTP address to put into SDP.
 func (p *RTPPeer) Addr() netip.AddrPort { return p.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
 
-// Send starts sending frames to dst every 20 ms until Close.
+// Send starts sending frames to dst every 20 ms until Close. Call it once.
 func (p *RTPPeer) Send(dst netip.AddrPort) {
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: p.pt, SSRC: rand.Uint32(),
-			SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}}
-		payload := make([]byte, frameSize)
-		for i := range payload {
-			payload[i] = 0xFF
-		}
-		copy(payload, magic[:])
-		payload[4] = byte(p.tag)
-		buf := make([]byte, 1500)
-		t := time.NewTicker(framePause)
-		defer t.Stop()
-		for n := uint32(0); ; n++ {
-			binary.BigEndian.PutUint64(payload[5:], uint64(time.Now().UnixNano()))
-			binary.BigEndian.PutUint32(payload[13:], n)
-			pkt.Payload = payload
-			m, err := pkt.MarshalTo(buf)
-			if err == nil {
-				if _, err := p.conn.WriteToUDPAddrPort(buf[:m], dst); err == nil {
-					p.sent.Add(1)
-				}
-			}
-			pkt.SequenceNumber++
-			pkt.Timestamp += frameSize
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	if !p.sending.CompareAndSwap(false, true) {
+		return
+	}
+	p.dst = dst
+	p.pkt = rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: p.pt, SSRC: rand.Uint32(),
+		SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}}
+	p.payload = make([]byte, frameSize)
+	for i := range p.payload {
+		p.payload[i] = 0xFF
+	}
+	copy(p.payload, magic[:])
+	p.payload[offTag] = byte(p.tag)
+	binary.BigEndian.PutUint32(p.payload[offStream:], rand.Uint32())
+	p.buf = make([]byte, 1500)
+	pacer.add(p)
 }
 
-func (p *RTPPeer) receive() {
+// sendFrame sends the next frame; the pacer calls it every 20 ms.
+func (p *RTPPeer) sendFrame() {
+	binary.BigEndian.PutUint32(p.payload[offCounter:], p.counter)
+	binary.BigEndian.PutUint64(p.payload[offSent:], uint64(time.Now().UnixNano()))
+	p.pkt.Payload = p.payload
+	if m, err := p.pkt.MarshalTo(p.buf); err == nil {
+		if _, err := p.conn.WriteToUDPAddrPort(p.buf[:m], p.dst); err == nil {
+			p.sent.Add(1)
+		}
+	}
+	p.counter++
+	p.pkt.SequenceNumber++
+	p.pkt.Timestamp += frameSize
+}
+
+func (p *RTPPeer) receive(kernelTime bool) {
 	defer p.wg.Done()
 	buf := make([]byte, 1500)
+	oob := make([]byte, oobSize)
 	var pkt rtp.Packet
 	for {
-		n, _, err := p.conn.ReadFromUDPAddrPort(buf)
+		n, oobn, _, _, err := p.conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
+		at, ok := int64(0), false
+		if kernelTime {
+			at, ok = rxTimestamp(oob[:oobn])
+		}
+		if !ok {
+			at = time.Now().UnixNano()
+		}
 		if pkt.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		tag := TagNone
-		var delay time.Duration
-		if pl := pkt.Payload; len(pl) >= 17 && [4]byte(pl[:4]) == magic {
-			tag = Tag(pl[4])
-			delay = time.Since(time.Unix(0, int64(binary.BigEndian.Uint64(pl[5:]))))
-		}
-		p.mu.Lock()
-		if _, ok := p.st.FirstTagged[tag]; !ok {
-			p.st.FirstTagged[tag] = int(p.st.Received)
-		}
-		p.st.Received++
-		p.st.ByTag[tag]++
-		p.st.MaxDelay = max(p.st.MaxDelay, delay)
-		if !p.seen[pkt.SSRC] {
-			p.seen[pkt.SSRC] = true
-			p.st.SSRCs++
-		}
-		if p.any && pkt.SequenceNumber != p.last+1 {
-			p.st.SeqJumps++
-		}
-		if pkt.Marker {
-			p.st.Markers++
-		}
-		p.last, p.any = pkt.SequenceNumber, true
-		p.mu.Unlock()
+		p.record(&pkt, at)
 	}
+}
+
+// record counts one received packet that arrived at at (Unix ns).
+func (p *RTPPeer) record(pkt *rtp.Packet, at int64) {
+	tag := TagNone
+	var delay time.Duration
+	var counter, id uint32
+	if pl := pkt.Payload; len(pl) >= minTagged && [4]byte(pl[:4]) == magic {
+		tag = Tag(pl[offTag])
+		delay = time.Duration(at - int64(binary.BigEndian.Uint64(pl[offSent:])))
+		counter = binary.BigEndian.Uint32(pl[offCounter:])
+		id = binary.BigEndian.Uint32(pl[offStream:])
+		if p.delays != nil {
+			p.delays.Record(delay)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.st.FirstTagged[tag]; !ok {
+		p.st.FirstTagged[tag] = int(p.st.Received)
+	}
+	p.st.Received++
+	p.st.ByTag[tag]++
+	if !p.ssrcs[pkt.SSRC] {
+		p.ssrcs[pkt.SSRC] = true
+		p.st.SSRCs++
+	}
+	if tag != TagNone {
+		s := p.streams[id]
+		if s == nil {
+			s = &stream{lo: counter, hi: counter}
+			p.streams[id] = s
+		}
+		p.st.MaxDelay = max(p.st.MaxDelay, delay)
+		before := uint64(0)
+		if s.received > 0 {
+			before = uint64(s.hi-s.lo) + 1
+		}
+		s.lo, s.hi = min(s.lo, counter), max(s.hi, counter)
+		p.st.Expected[tag] += uint64(s.hi-s.lo) + 1 - before
+		s.received++
+	}
+	if p.any && pkt.SequenceNumber != p.last+1 {
+		p.st.SeqJumps++
+	}
+	if pkt.Marker {
+		p.st.Markers++
+	}
+	p.last, p.any = pkt.SequenceNumber, true
 }
 
 // Stats returns a snapshot of the counters.
@@ -163,22 +227,116 @@ func (p *RTPPeer) Stats() RTPStats {
 	defer p.mu.Unlock()
 	st := p.st
 	st.Sent = p.sent.Load()
-	st.ByTag = make(map[Tag]uint64, len(p.st.ByTag))
-	for k, v := range p.st.ByTag {
-		st.ByTag[k] = v
-	}
-	st.FirstTagged = make(map[Tag]int, len(p.st.FirstTagged))
-	for k, v := range p.st.FirstTagged {
-		st.FirstTagged[k] = v
-	}
+	st.ByTag = cloneMap(p.st.ByTag)
+	st.Expected = cloneMap(p.st.Expected)
+	st.FirstTagged = cloneMap(p.st.FirstTagged)
 	return st
+}
+
+func cloneMap[V any](m map[Tag]V) map[Tag]V {
+	c := make(map[Tag]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
 }
 
 // Close stops sending and receiving; idempotent.
 func (p *RTPPeer) Close() {
 	p.once.Do(func() {
-		close(p.stop)
+		if p.sending.Load() {
+			pacer.remove(p) // after this returns the pacer no longer touches p
+		}
 		_ = p.conn.Close()
 		p.wg.Wait()
 	})
+}
+
+// slots spread the senders over the 20 ms frame period, 1 ms apart, so
+// their packets do not reach the server in one burst (real phones start
+// at random moments).
+const slots = 20
+
+// sendClock is the process's one RTP send clock: one goroutine that sends
+// every sender's frame at its slot, instead of a timer per call. It runs
+// while there are senders and stops with the last one.
+type sendClock struct {
+	mu      sync.Mutex
+	slot    [slots][]*RTPPeer
+	n       int
+	stop    chan struct{}
+	stopped chan struct{}
+}
+
+var pacer sendClock
+
+// add sends p's first frame at once, puts p into the emptiest slot and
+// starts the clock if it was idle.
+func (c *sendClock) add(p *RTPPeer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p.sendFrame()
+	best := 0
+	for i := range c.slot {
+		if len(c.slot[i]) < len(c.slot[best]) {
+			best = i
+		}
+	}
+	c.slot[best] = append(c.slot[best], p)
+	c.n++
+	if c.n == 1 {
+		c.stop, c.stopped = make(chan struct{}), make(chan struct{})
+		go c.run(c.stop, c.stopped)
+	}
+}
+
+// remove takes p out; the last sender stops the clock (and waits for it).
+func (c *sendClock) remove(p *RTPPeer) {
+	c.mu.Lock()
+	for i, s := range c.slot {
+		for j, q := range s {
+			if q == p {
+				s[j] = s[len(s)-1]
+				s[len(s)-1] = nil
+				c.slot[i] = s[:len(s)-1]
+				c.n--
+			}
+		}
+	}
+	var stopped chan struct{}
+	if c.n == 0 && c.stop != nil {
+		close(c.stop)
+		stopped, c.stop = c.stopped, nil
+	}
+	c.mu.Unlock()
+	if stopped != nil {
+		<-stopped
+	}
+}
+
+// run sends the slots as they come due. It keys on elapsed time, not on
+// ticks, so a late wake-up sends the slots it missed instead of skipping
+// them: every sender keeps its 50 packets a second.
+func (c *sendClock) run(stop, stopped chan struct{}) {
+	defer close(stopped)
+	const step = framePause / slots
+	t := time.NewTicker(step)
+	defer t.Stop()
+	begin := time.Now()
+	next := 0 // the next slot number to send, counted from begin
+	for {
+		due := int(time.Since(begin) / step)
+		for ; next <= due; next++ {
+			c.mu.Lock()
+			for _, p := range c.slot[next%slots] {
+				p.sendFrame()
+			}
+			c.mu.Unlock()
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
 }

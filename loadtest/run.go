@@ -180,11 +180,12 @@ func (p Progress) String() string {
 
 // Percentiles summarise durations (nearest rank).
 type Percentiles struct {
-	N   int           `json:"n"`
-	P50 time.Duration `json:"p50_ns"`
-	P95 time.Duration `json:"p95_ns"`
-	P99 time.Duration `json:"p99_ns"`
-	Max time.Duration `json:"max_ns"`
+	N    int           `json:"n"`
+	P50  time.Duration `json:"p50_ns"`
+	P95  time.Duration `json:"p95_ns"`
+	P99  time.Duration `json:"p99_ns"`
+	P999 time.Duration `json:"p999_ns"`
+	Max  time.Duration `json:"max_ns"`
 }
 
 func percentiles(d []time.Duration) Percentiles {
@@ -194,62 +195,77 @@ func percentiles(d []time.Duration) Percentiles {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	rank := func(p float64) time.Duration { return s[max(0, int(math.Ceil(p*float64(len(s))))-1)] }
-	return Percentiles{N: len(s), P50: rank(0.50), P95: rank(0.95), P99: rank(0.99), Max: s[len(s)-1]}
+	return Percentiles{N: len(s), P50: rank(0.50), P95: rank(0.95), P99: rank(0.99), P999: rank(0.999), Max: s[len(s)-1]}
 }
+
+// Relay targets of the concurrent-relay scenario: a run is within them
+// when no call failed and, in both directions, loss is under 0.1 % and the
+// p99 of the per-packet delay the server adds is under 1 ms.
+const (
+	TargetLossPct  = 0.1
+	TargetDelayP99 = time.Millisecond
+)
 
 // Direction is the RTP of one direction in the connected phase, summed over
 // all calls.
 type Direction struct {
-	Sent     uint64        `json:"sent"`     // packets the sender sent while connected
-	Received uint64        `json:"received"` // packets the receiver got with the sender's tag
-	LossPct  float64       `json:"loss_pct"` // 100 * (sent - received) / sent; each call's edges are worth about ±1 packet, see docs/loadtest.md
-	Gaps     int           `json:"gaps"`     // sequence number jumps the receiver saw (each burst of loss counts once)
-	MaxDelay time.Duration `json:"max_delay_ns"`
-	P99Delay time.Duration `json:"p99_delay_ns"` // p99 of the calls' maximum one-way delays
-	delays   []time.Duration
+	Sent     uint64  `json:"sent"`     // packets the sender sent while connected
+	Expected uint64  `json:"expected"` // per stream: last frame counter received - first + 1
+	Received uint64  `json:"received"` // packets the receiver got with the sender's tag
+	LossPct  float64 `json:"loss_pct"` // 100 * (expected - received) / expected
+	Gaps     int     `json:"gaps"`     // sequence number jumps the receiver saw (each burst of loss counts once)
+	// Delay is per packet: from the sender's clock just before sendto to
+	// the kernel's receive timestamp at the receiver. On loopback that is
+	// the time the packet spent in the server: the delay it adds.
+	Delay Percentiles `json:"delay"`
 }
 
 func (d *Direction) add(st RTPStats, tag Tag) {
 	d.Received += st.ByTag[tag]
+	d.Expected += st.Expected[tag]
 	d.Gaps += st.SeqJumps
-	maxDelay := st.MaxDelay
-	d.delays = append(d.delays, maxDelay)
 }
 
-func (d *Direction) finish() {
-	if d.Sent > 0 {
-		d.LossPct = 100 * (float64(d.Sent) - float64(d.Received)) / float64(d.Sent)
+func (d *Direction) finish(delays *Histogram) {
+	if d.Expected > 0 {
+		d.LossPct = 100 * (float64(d.Expected) - float64(d.Received)) / float64(d.Expected)
 	}
-	p := percentiles(d.delays)
-	d.MaxDelay, d.P99Delay = p.Max, p.P99
+	d.Delay = delays.Percentiles()
+}
+
+func (d Direction) withinTarget() bool {
+	return d.Expected > 0 && d.LossPct < TargetLossPct && d.Delay.P99 < TargetDelayP99
 }
 
 // Report is the outcome of a run.
 type Report struct {
-	Server       string         `json:"server"`
-	Number       string         `json:"number"`
-	Agents       int            `json:"agents"`
-	Rate         float64        `json:"rate"` // requested calls per second
-	Talk         time.Duration  `json:"talk_ns"`
-	Attempted    int            `json:"attempted"`
-	Answered     int            `json:"answered"` // reached an agent: agent-tagged RTP arrived
-	Failed       int            `json:"failed"`
-	Failures     map[string]int `json:"failures,omitempty"` // reason -> count
-	SetupOK      Percentiles    `json:"setup_200_ok"`       // INVITE to 200 OK (and ACK sent)
-	SetupAgent   Percentiles    `json:"setup_agent_audio"`  // INVITE to the first agent RTP packet
-	ToMember     Direction      `json:"agent_to_member"`
-	ToAgent      Direction      `json:"member_to_agent"`
-	AgentCalls   int            `json:"agent_calls"`  // calls the agents answered
-	OfferedCPS   float64        `json:"offered_cps"`  // calls started per second, first to last INVITE
-	AnsweredCPS  float64        `json:"answered_cps"` // 200 OKs per second, first INVITE to last 200 OK
-	Duration     time.Duration  `json:"duration_ns"`
-	Memory       *Memory        `json:"memory,omitempty"`
-	Series       []Sample       `json:"series"`  // once a second
-	PeakUp       int            `json:"peak_up"` // most calls in progress at once
-	firstInvite  time.Time
-	lastInvite   time.Time
-	lastAnswered time.Time
-	answered200  int
+	Server      string         `json:"server"`
+	Number      string         `json:"number"`
+	Agents      int            `json:"agents"`
+	Rate        float64        `json:"rate"` // requested calls per second
+	Talk        time.Duration  `json:"talk_ns"`
+	Attempted   int            `json:"attempted"`
+	Answered    int            `json:"answered"` // reached an agent: agent-tagged RTP arrived
+	Failed      int            `json:"failed"`
+	Failures    map[string]int `json:"failures,omitempty"` // reason -> count
+	SetupOK     Percentiles    `json:"setup_200_ok"`       // INVITE to 200 OK (and ACK sent)
+	SetupAgent  Percentiles    `json:"setup_agent_audio"`  // INVITE to the first agent RTP packet
+	ToMember    Direction      `json:"agent_to_member"`
+	ToAgent     Direction      `json:"member_to_agent"`
+	AgentCalls  int            `json:"agent_calls"`  // calls the agents answered
+	OfferedCPS  float64        `json:"offered_cps"`  // calls started per second, first to last INVITE
+	AnsweredCPS float64        `json:"answered_cps"` // 200 OKs per second, first INVITE to last 200 OK
+	Duration    time.Duration  `json:"duration_ns"`
+	Memory      *Memory        `json:"memory,omitempty"`
+	Series      []Sample       `json:"series"`  // once a second
+	PeakUp      int            `json:"peak_up"` // most calls in progress at once
+	// WithinRelayTarget: no call failed and both directions are within
+	// TargetLossPct and TargetDelayP99.
+	WithinRelayTarget bool `json:"within_relay_target"`
+	firstInvite       time.Time
+	lastInvite        time.Time
+	lastAnswered      time.Time
+	answered200       int
 }
 
 // JSON returns the report as indented JSON.
@@ -263,6 +279,9 @@ func (r Report) Text() string {
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	ms := func(d time.Duration) string {
 		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
+	}
+	us := func(d time.Duration) string { // ms with µs resolution
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64)
 	}
 	fmt.Fprintf(w, "server\t%s\tnumber %s, %d agents, rate %.1f/s, talk %s\n", r.Server, r.Number, r.Agents, r.Rate, r.Talk)
 	fmt.Fprintf(w, "calls\t%d attempted\t%d answered by agent, %d failed, %d agent calls\n", r.Attempted, r.Answered, r.Failed, r.AgentCalls)
@@ -282,13 +301,17 @@ func (r Report) Text() string {
 	}{{"INVITE->200 OK", r.SetupOK}, {"INVITE->agent RTP", r.SetupAgent}} {
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%d\n", row.name, ms(row.p.P50), ms(row.p.P95), ms(row.p.P99), ms(row.p.Max), row.p.N)
 	}
-	fmt.Fprintln(w, "rtp connected\tsent\treceived\tloss %\tgaps\tdelay p99 ms\tdelay max ms")
+	fmt.Fprintln(w, "rtp connected\texpected\treceived\tloss %\tgaps\tdelay (ms) p50\tp99\tp99.9\tmax")
 	for _, row := range []struct {
 		name string
 		d    Direction
 	}{{"agent->member", r.ToMember}, {"member->agent", r.ToAgent}} {
-		fmt.Fprintf(w, "  %s\t%d\t%d\t%.2f\t%d\t%s\t%s\n", row.name, row.d.Sent, row.d.Received, row.d.LossPct, row.d.Gaps, ms(row.d.P99Delay), ms(row.d.MaxDelay))
+		d := row.d
+		fmt.Fprintf(w, "  %s\t%d\t%d\t%.3f\t%d\t%s\t%s\t%s\t%s\n", row.name, d.Expected, d.Received, d.LossPct, d.Gaps,
+			us(d.Delay.P50), us(d.Delay.P99), us(d.Delay.P999), us(d.Delay.Max))
 	}
+	fmt.Fprintf(w, "relay target\t%v\t(no failed call; loss < %.1f %%, delay p99 < %s both ways)\n",
+		r.WithinRelayTarget, TargetLossPct, TargetDelayP99)
 	fmt.Fprintf(w, "duration\t%s\n", r.Duration.Round(time.Millisecond))
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(w, "node heap\t%.1f MiB idle\t%.1f MiB with agents\t%.1f MiB with %d calls up\n",
@@ -312,6 +335,8 @@ type runner struct {
 	up         int
 	waiting    int             // answered (200 OK), no agent audio yet: waiting in the queue
 	secAgent   []time.Duration // INVITE to agent audio of the calls connected in the current second
+
+	toMember, toAgent Histogram // per-packet delays, each direction
 }
 
 // Run registers s.Agents simulated agents at s.Server (each its own phone
@@ -440,7 +465,7 @@ func (r *runner) startAgents(ctx context.Context, ip string) ([]*Agent, error) {
 	for i := range r.s.Agents {
 		id := strconv.Itoa(r.s.FirstAgent + i)
 		rctx, cancel := context.WithTimeout(ctx, r.s.Timeout)
-		a, err := StartAgent(rctx, id, ip, r.s.Server, r.s.Password, registerExpires, AgentOptions{AnswerAfter: r.s.AnswerAfter})
+		a, err := StartAgent(rctx, id, ip, r.s.Server, r.s.Password, registerExpires, AgentOptions{AnswerAfter: r.s.AnswerAfter, Delays: &r.toAgent})
 		cancel()
 		if err != nil {
 			return agents, fmt.Errorf("%w (check -password and the config's agents)", err)
@@ -594,7 +619,7 @@ func (r *runner) call(ctx context.Context, i int, talk time.Duration) {
 func (r *runner) talk(ctx context.Context, start time.Time, i int, talkFor time.Duration) string {
 	setupCtx, cancel := context.WithTimeout(ctx, r.s.Timeout)
 	defer cancel()
-	mc, err := r.member.Call(setupCtx, CallOptions{Server: r.s.Server, Number: r.s.Number, From: fmt.Sprintf("+4930%07d", i)})
+	mc, err := r.member.Call(setupCtx, CallOptions{Server: r.s.Server, Number: r.s.Number, From: fmt.Sprintf("+4930%07d", i), Delays: &r.toMember})
 	if err != nil {
 		return callFailure(err)
 	}
@@ -695,8 +720,9 @@ func (r *runner) finish(d time.Duration) Report {
 	rep.Duration = d
 	rep.SetupOK = percentiles(r.setupOK)
 	rep.SetupAgent = percentiles(r.setupAgent)
-	rep.ToMember.finish()
-	rep.ToAgent.finish()
+	rep.ToMember.finish(&r.toMember)
+	rep.ToAgent.finish(&r.toAgent)
+	rep.WithinRelayTarget = rep.Failed == 0 && rep.ToMember.withinTarget() && rep.ToAgent.withinTarget()
 	if span := rep.lastInvite.Sub(rep.firstInvite); span > 0 {
 		rep.OfferedCPS = float64(rep.Attempted-1) / span.Seconds()
 	}

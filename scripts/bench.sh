@@ -70,4 +70,17 @@ load setup-rate -agents 400 -calls 6000 -rate 330 -talk 500ms
 start_node
 load memory -agents 400 -calls 400 -rate 100 -talk 8s \
   -heap http://127.0.0.1:18080/debug/pprof/heap -heap-token "$token"
+# (2) concurrent relayed calls: N calls (one agent each) held up together for
+# 20 s, for rising N, until loss reaches 0.1 % or the p99 delay the relay
+# adds reaches 1 ms in either direction (the report's "relay target").
+relay_summary="$out/load-relay.txt"
+echo "concurrent relayed calls: loss < 0.1 % and p99 added delay < 1 ms both ways" > "$relay_summary"
+best=0
+for n in 100 150 200 250 300 400; do
+  start_node
+  load "relay-$n" -agents "$n" -calls "$n" -rate 100 -talk "$((n / 100 + 20))s" || true
+  { echo; echo "== $n calls"; sed -n '/^rtp connected/,/^relay target/p' "$out/load-relay-$n.txt"; } >> "$relay_summary"
+  if grep -q '"within_relay_target": true' "$work/relay-$n.json"; then best=$n; else break; fi
+done
+echo "most concurrent relayed calls within the target: $best" | tee -a "$relay_summary"
 echo "bench: results in $out/"
