@@ -198,6 +198,10 @@ func percentiles(d []time.Duration) Percentiles {
 	return Percentiles{N: len(s), P50: rank(0.50), P95: rank(0.95), P99: rank(0.99), P999: rank(0.999), Max: s[len(s)-1]}
 }
 
+// TargetFailedPct is the setup-rate scenario's target: under 0.1 % of the
+// calls attempted failed.
+const TargetFailedPct = 0.1
+
 // Relay targets of the concurrent-relay scenario: a run is within them
 // when no call failed and, in both directions, loss is under 0.1 % and the
 // p99 of the per-packet delay the server adds is under 1 ms.
@@ -214,6 +218,7 @@ type Direction struct {
 	Received uint64  `json:"received"` // packets the receiver got with the sender's tag
 	LossPct  float64 `json:"loss_pct"` // 100 * (expected - received) / expected
 	Gaps     int     `json:"gaps"`     // sequence number jumps the receiver saw (each burst of loss counts once)
+	Foreign  uint64  `json:"foreign"`  // packets the receiver got from neither the sender nor the server's player: injected or crossed
 	// Delay is per packet: from the sender's clock just before sendto to
 	// the kernel's receive timestamp at the receiver. On loopback that is
 	// the time the packet spent in the server: the delay it adds.
@@ -224,6 +229,7 @@ func (d *Direction) add(st RTPStats, tag Tag) {
 	d.Received += st.ByTag[tag]
 	d.Expected += st.Expected[tag]
 	d.Gaps += st.SeqJumps
+	d.Foreign += st.Received - st.ByTag[tag] - st.ByTag[TagNone]
 }
 
 func (d *Direction) finish(delays *Histogram) {
@@ -234,7 +240,7 @@ func (d *Direction) finish(delays *Histogram) {
 }
 
 func (d Direction) withinTarget() bool {
-	return d.Expected > 0 && d.LossPct < TargetLossPct && d.Delay.P99 < TargetDelayP99
+	return d.Expected > 0 && d.Foreign == 0 && d.LossPct < TargetLossPct && d.Delay.P99 < TargetDelayP99
 }
 
 // Report is the outcome of a run.
@@ -259,6 +265,8 @@ type Report struct {
 	Memory      *Memory        `json:"memory,omitempty"`
 	Series      []Sample       `json:"series"`  // once a second
 	PeakUp      int            `json:"peak_up"` // most calls in progress at once
+	// WithinSetupTarget: under TargetFailedPct of the calls failed.
+	WithinSetupTarget bool `json:"within_setup_target"`
 	// WithinRelayTarget: no call failed and both directions are within
 	// TargetLossPct and TargetDelayP99.
 	WithinRelayTarget bool `json:"within_relay_target"`
@@ -294,6 +302,7 @@ func (r Report) Text() string {
 		fmt.Fprintf(w, "  failed\t%d\t%s\n", r.Failures[k], k)
 	}
 	fmt.Fprintf(w, "cps\t%.1f offered\t%.1f answered (200 OK)\n", r.OfferedCPS, r.AnsweredCPS)
+	fmt.Fprintf(w, "setup target\t%v\t(failed < %.1f %% of attempted)\n", r.WithinSetupTarget, TargetFailedPct)
 	fmt.Fprintln(w, "setup (ms)\tp50\tp95\tp99\tmax\tn")
 	for _, row := range []struct {
 		name string
@@ -301,13 +310,13 @@ func (r Report) Text() string {
 	}{{"INVITE->200 OK", r.SetupOK}, {"INVITE->agent RTP", r.SetupAgent}} {
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%d\n", row.name, ms(row.p.P50), ms(row.p.P95), ms(row.p.P99), ms(row.p.Max), row.p.N)
 	}
-	fmt.Fprintln(w, "rtp connected\texpected\treceived\tloss %\tgaps\tdelay (ms) p50\tp99\tp99.9\tmax")
+	fmt.Fprintln(w, "rtp connected\texpected\treceived\tloss %\tgaps\tforeign\tdelay (ms) p50\tp99\tp99.9\tmax")
 	for _, row := range []struct {
 		name string
 		d    Direction
 	}{{"agent->member", r.ToMember}, {"member->agent", r.ToAgent}} {
 		d := row.d
-		fmt.Fprintf(w, "  %s\t%d\t%d\t%.3f\t%d\t%s\t%s\t%s\t%s\n", row.name, d.Expected, d.Received, d.LossPct, d.Gaps,
+		fmt.Fprintf(w, "  %s\t%d\t%d\t%.3f\t%d\t%d\t%s\t%s\t%s\t%s\n", row.name, d.Expected, d.Received, d.LossPct, d.Gaps, d.Foreign,
 			us(d.Delay.P50), us(d.Delay.P99), us(d.Delay.P999), us(d.Delay.Max))
 	}
 	fmt.Fprintf(w, "relay target\t%v\t(no failed call; loss < %.1f %%, delay p99 < %s both ways)\n",
@@ -722,6 +731,7 @@ func (r *runner) finish(d time.Duration) Report {
 	rep.SetupAgent = percentiles(r.setupAgent)
 	rep.ToMember.finish(&r.toMember)
 	rep.ToAgent.finish(&r.toAgent)
+	rep.WithinSetupTarget = rep.Attempted > 0 && float64(rep.Failed) < TargetFailedPct/100*float64(rep.Attempted)
 	rep.WithinRelayTarget = rep.Failed == 0 && rep.ToMember.withinTarget() && rep.ToAgent.withinTarget()
 	if span := rep.lastInvite.Sub(rep.firstInvite); span > 0 {
 		rep.OfferedCPS = float64(rep.Attempted-1) / span.Seconds()

@@ -2,12 +2,19 @@ package loadtest_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
+	"net/netip"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,10 +31,16 @@ const password = "load-test-password"
 // It returns the SIP UDP address.
 func startNode(t *testing.T, agents int) string {
 	t.Helper()
+	return startNodeWithPorts(t, agents, "36000-36999")
+}
+
+// startNodeWithPorts is startNode with the media port range ports.
+func startNodeWithPorts(t *testing.T, agents int, ports string) string {
+	t.Helper()
 	cfg := config.Demo()
 	cfg.SIP.Listen = []string{"udp:127.0.0.1:0"}
 	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.Media.Ports = "36000-36999"
+	cfg.Media.Ports = ports
 	cfg.Node.DrainTimeout = config.Duration(2 * time.Second)
 	cfg.Privacy.PseudonymKey = "test pseudonym key 0123456789"
 	cfg.Trunks = []config.Trunk{{Name: "carrier", Addresses: []string{"127.0.0.1/32"}}}
@@ -71,6 +84,7 @@ func TestRunAgainstNode(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, peak, 10, "10 calls a second talking 2 s: about 20 up at once")
 	assert.Equal(t, 0, rep.Failed, rep.Failures)
+	assert.True(t, rep.WithinSetupTarget)
 	assert.Equal(t, 20, rep.AgentCalls)
 	assert.GreaterOrEqual(t, ticks, 3, "progress once a second")
 
@@ -152,4 +166,60 @@ func TestRunCapsCallsInProgress(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 6, rep.Answered, rep.Failures)
 	assert.Equal(t, 2, rep.PeakUp, "never more than max_up at once")
+}
+
+// Forged RTP from another host during calls: an attacker on 127.0.0.2
+// sprays packets carrying our payload marker and its own tag at every RTP
+// port of the node's media range every 5 ms, so it also hits each leg
+// between its creation and the phone's first packet (RTP bleed). The relay
+// learns a source only from the signalled address, so none of it reaches a
+// phone, and the calls lose nothing. The media range lies below the OS's
+// ephemeral ports, so the spray cannot hit the load tool's own phones.
+func TestForgedRTPIsNotForwarded(t *testing.T) {
+	const lo, hi = 27000, 27199 // 50 port pairs for 20 calls of 2 legs
+	server := startNodeWithPorts(t, 5, fmt.Sprintf("%d-%d", lo, hi))
+	attacker, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	require.NoError(t, err)
+	defer attacker.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	var sprayed atomic.Uint64
+	spray, stopSpray := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		pkt := rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 0xbad}, Payload: make([]byte, 160)}
+		copy(pkt.Payload, "CWLT") // our frame layout: marker, tag, send time, counter, stream id
+		pkt.Payload[4] = 'X'
+		buf := make([]byte, 1500)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for spray.Err() == nil {
+			for port := lo; port <= hi; port += 2 {
+				pkt.SequenceNumber++
+				binary.BigEndian.PutUint64(pkt.Payload[5:], uint64(time.Now().UnixNano()))
+				n, _ := pkt.MarshalTo(buf)
+				if _, err := attacker.WriteToUDPAddrPort(buf[:n], netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))); err == nil {
+					sprayed.Add(1)
+				}
+			}
+			select {
+			case <-spray.Done():
+			case <-tick.C:
+			}
+		}
+	})
+	rep, err := loadtest.Run(ctx, loadtest.Scenario{Server: server, Agents: 5, Password: password,
+		Calls: 20, Rate: 10, Talk: 2 * time.Second, Timeout: 10 * time.Second}, nil)
+	stopSpray()
+	wg.Wait()
+	require.NoError(t, err)
+	t.Logf("%d forged packets sent\n%s", sprayed.Load(), rep.Text())
+
+	assert.Greater(t, sprayed.Load(), uint64(50_000), "the attack ran during the calls")
+	assert.Equal(t, 20, rep.Answered, rep.Failures)
+	for name, d := range map[string]loadtest.Direction{"agent->member": rep.ToMember, "member->agent": rep.ToAgent} {
+		assert.Zero(t, d.Foreign, "%s: no forged packet reached a phone", name)
+		assert.Less(t, d.LossPct, loadtest.TargetLossPct, "%s: the calls lost nothing to the attack", name)
+	}
 }
