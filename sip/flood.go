@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Flood limits (Kamailio pike's defaults): more than FloodRequests messages
+// Default flood limits (Kamailio pike's): more than FloodRequests messages
 // from one address within FloodWindow ban it for FloodBan; banned sources
 // get no answer at all. Trunk addresses are exempt.
 const (
@@ -18,9 +18,31 @@ const (
 	floodMaxSources = 100000 // addresses tracked at most
 )
 
+// FloodLimits configure a FloodLimiter; zero fields take the defaults above.
+type FloodLimits struct {
+	Requests int           // messages per window from one address
+	Window   time.Duration // the window
+	Ban      time.Duration // how long a source that sent more is ignored
+	Exempt   []netip.Prefix
+}
+
+func (l FloodLimits) withDefaults() FloodLimits {
+	if l.Requests <= 0 {
+		l.Requests = FloodRequests
+	}
+	if l.Window <= 0 {
+		l.Window = FloodWindow
+	}
+	if l.Ban <= 0 {
+		l.Ban = FloodBan
+	}
+	return l
+}
+
 // FloodLimiter counts messages per source address in fixed windows.
 type FloodLimiter struct {
 	now    func() time.Time
+	limits FloodLimits
 	exempt func(netip.Addr) bool
 
 	mu      sync.Mutex
@@ -33,15 +55,29 @@ type floodState struct {
 	bannedUntil time.Time
 }
 
-// NewFloodLimiter returns a limiter; exempt addresses are never limited.
-func NewFloodLimiter(exempt func(netip.Addr) bool) *FloodLimiter {
-	return &FloodLimiter{now: time.Now, exempt: exempt, sources: make(map[netip.Addr]*floodState)}
+// NewFloodLimiter returns a limiter with limits l; addresses in
+// l.Exempt, and those for which exempt (if not nil) is true, are never
+// limited.
+func NewFloodLimiter(l FloodLimits, exempt func(netip.Addr) bool) *FloodLimiter {
+	return &FloodLimiter{now: time.Now, limits: l.withDefaults(), exempt: exempt, sources: make(map[netip.Addr]*floodState)}
+}
+
+// Limits are the limiter's limits, defaults filled in.
+func (f *FloodLimiter) Limits() FloodLimits { return f.limits }
+
+func (f *FloodLimiter) exempted(a netip.Addr) bool {
+	for _, p := range f.limits.Exempt {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return f.exempt != nil && f.exempt(a)
 }
 
 // Allow counts one message from a and reports whether it may be handled,
 // and whether this message got a banned.
 func (f *FloodLimiter) Allow(a netip.Addr) (ok, banned bool) {
-	if f.exempt != nil && f.exempt(a) {
+	if f.exempted(a) {
 		return true, false
 	}
 	f.mu.Lock()
@@ -51,7 +87,7 @@ func (f *FloodLimiter) Allow(a netip.Addr) (ok, banned bool) {
 	if s == nil {
 		if len(f.sources) >= floodMaxSources {
 			for k, v := range f.sources {
-				if now.Sub(v.windowStart) > FloodWindow && !now.Before(v.bannedUntil) {
+				if now.Sub(v.windowStart) > f.limits.Window && !now.Before(v.bannedUntil) {
 					delete(f.sources, k)
 				}
 			}
@@ -62,12 +98,12 @@ func (f *FloodLimiter) Allow(a netip.Addr) (ok, banned bool) {
 	if now.Before(s.bannedUntil) {
 		return false, false
 	}
-	if now.Sub(s.windowStart) >= FloodWindow {
+	if now.Sub(s.windowStart) >= f.limits.Window {
 		s.windowStart, s.count = now, 0
 	}
 	s.count++
-	if s.count > FloodRequests {
-		s.bannedUntil = now.Add(FloodBan)
+	if s.count > f.limits.Requests {
+		s.bannedUntil = now.Add(f.limits.Ban)
 		return false, true
 	}
 	return true, false

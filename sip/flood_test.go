@@ -10,7 +10,7 @@ import (
 
 func TestFloodLimiter(t *testing.T) {
 	trunk := netip.MustParseAddr("127.0.0.1")
-	f := NewFloodLimiter(func(a netip.Addr) bool { return a == trunk })
+	f := NewFloodLimiter(FloodLimits{}, func(a netip.Addr) bool { return a == trunk })
 	now := time.Unix(1_800_000_000, 0)
 	f.now = func() time.Time { return now }
 	src := netip.MustParseAddr("127.0.0.5")
@@ -55,4 +55,33 @@ func TestFromScanner(t *testing.T) {
 	assert.True(t, fromScanner(msg("User-Agent: VaxSIPUserAgent/3.1\r\n")))
 	assert.False(t, fromScanner(msg("User-Agent: Yealink SIP-T54W\r\n")))
 	assert.False(t, fromScanner(msg("")), "the body does not count")
+}
+
+// Configured limits replace the defaults, and configured prefixes are
+// exempt like trunks.
+func TestFloodLimiterConfigured(t *testing.T) {
+	f := NewFloodLimiter(FloodLimits{Requests: 3, Window: time.Second, Ban: 10 * time.Second,
+		Exempt: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}, nil)
+	now := time.Unix(1_800_000_000, 0)
+	f.now = func() time.Time { return now }
+	src := netip.MustParseAddr("192.0.2.7")
+	for range 3 {
+		ok, _ := f.Allow(src)
+		assert.True(t, ok)
+	}
+	ok, banned := f.Allow(src)
+	assert.False(t, ok, "a fourth message within 1 s")
+	assert.True(t, banned)
+	now = now.Add(10*time.Second - time.Millisecond)
+	ok, _ = f.Allow(src)
+	assert.False(t, ok, "still banned")
+	now = now.Add(time.Millisecond)
+	ok, _ = f.Allow(src)
+	assert.True(t, ok, "the 10 s ban ends")
+
+	for range 100 {
+		ok, _ := f.Allow(netip.MustParseAddr("10.1.2.3"))
+		assert.True(t, ok, "exempt prefix")
+	}
+	assert.Equal(t, FloodBan, NewFloodLimiter(FloodLimits{}, nil).Limits().Ban, "zero limits take the defaults")
 }

@@ -83,6 +83,7 @@ type Config struct {
 	MaxCalls         int // member calls at once; 0 = no limit
 	MaxCallRate      int // new member calls per second; 0 = no limit
 	MaxRegistrations int // devices per agent; 0 = no limit
+	Flood            FloodLimits
 }
 
 // Timeouts of the edge.
@@ -147,7 +148,7 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 	if cfg.MaxCallRate > 0 {
 		s.newCall = rate.NewLimiter(rate.Limit(cfg.MaxCallRate), cfg.MaxCallRate)
 	}
-	s.flood = NewFloodLimiter(func(a netip.Addr) bool { return s.trunkAddr(a) })
+	s.flood = NewFloodLimiter(cfg.Flood, s.trunkAddr)
 	s.auth = NewAuthenticator(cfg.Realm, cfg.Digest, cfg.NonceKey, func(u string) (string, bool) {
 		p, ok := cfg.Agents[u]
 		return p, ok
@@ -329,7 +330,7 @@ func (s *Server) readFilter(info sip.TransportReadProps, data []byte) ([]byte, e
 	src := netAddr(info.RemoteAddr)
 	if ok, banned := s.flood.Allow(src); !ok {
 		if banned {
-			s.log.Warn().Str("security", "flood").Str("source", src.String()).Dur("banned_for", FloodBan).
+			s.log.Warn().Str("security", "flood").Str("source", src.String()).Dur("banned_for", s.flood.Limits().Ban).
 				Msg("source banned: too many SIP messages")
 		}
 		if !udp {

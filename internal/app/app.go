@@ -212,6 +212,12 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 		Numbers:          make(map[string]sip.Number, len(cfg.Numbers)),
 		Agents:           make(map[string]string, len(cfg.Agents)),
 	}
+	exempt, err := cfg.SIP.Flood.ExemptPrefixes()
+	if err != nil {
+		return sip.Config{}, fmt.Errorf("sip.flood.%w", err)
+	}
+	sc.Flood = sip.FloodLimits{Requests: cfg.SIP.Flood.Requests, Window: cfg.SIP.Flood.Window.D(),
+		Ban: cfg.SIP.Flood.Ban.D(), Exempt: exempt}
 	if cfg.Node.Secret != "" {
 		sc.NodeName, sc.PeerSecret = cfg.Node.Name, []byte(cfg.Node.Secret)
 	}

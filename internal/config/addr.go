@@ -100,12 +100,18 @@ func (m Media) PortRange() (min, max int, err error) {
 
 // Prefixes parses the trunk's addresses; a bare IP becomes a /32 or /128,
 // host bits of a CIDR are cleared.
-func (t Trunk) Prefixes() ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(t.Addresses))
-	for i, a := range t.Addresses {
+func (t Trunk) Prefixes() ([]netip.Prefix, error) { return parsePrefixes("addresses", t.Addresses) }
+
+// ExemptPrefixes parses sip.flood.exempt like Trunk.Prefixes.
+func (f Flood) ExemptPrefixes() ([]netip.Prefix, error) { return parsePrefixes("exempt", f.Exempt) }
+
+// parsePrefixes parses the list under key; errors name key[i].
+func parsePrefixes(key string, list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for i, a := range list {
 		p, err := parsePrefix(a)
 		if err != nil {
-			return nil, fmt.Errorf("addresses[%d]: %w", i, err)
+			return nil, fmt.Errorf("%s[%d]: %w", key, i, err)
 		}
 		out = append(out, p)
 	}

@@ -108,7 +108,26 @@ type SIP struct {
 	// MaxRegistrations is the most devices one agent may register at once;
 	// default DefaultMaxRegistrations.
 	MaxRegistrations int `yaml:"max_registrations"`
+	// Flood is the per-source message limit with a temporary ban.
+	Flood Flood `yaml:"flood"`
 }
+
+// Flood limits SIP messages per source address (sip.flood): more than
+// Requests within Window ban the address for Ban (no answer at all).
+// Trunk addresses and the Exempt prefixes are never limited.
+type Flood struct {
+	Requests int      `yaml:"requests"`         // 1..100000; default DefaultFloodRequests
+	Window   Duration `yaml:"window"`           // 100ms..1h; default DefaultFloodWindow
+	Ban      Duration `yaml:"ban"`              // 1s..24h; default DefaultFloodBan
+	Exempt   []string `yaml:"exempt,omitempty"` // CIDRs or IP addresses, e.g. an SBC or a monitoring probe
+}
+
+// Flood defaults (Kamailio pike's).
+const (
+	DefaultFloodRequests = 30
+	DefaultFloodWindow   = 2 * time.Second
+	DefaultFloodBan      = 300 * time.Second
+)
 
 // Defaults and limits of the SIP admission keys.
 const (

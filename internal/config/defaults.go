@@ -32,6 +32,15 @@ func (c *Config) ApplyDefaults() {
 	if c.SIP.MaxRegistrations == 0 {
 		c.SIP.MaxRegistrations = DefaultMaxRegistrations
 	}
+	if c.SIP.Flood.Requests == 0 {
+		c.SIP.Flood.Requests = DefaultFloodRequests
+	}
+	if c.SIP.Flood.Window == 0 {
+		c.SIP.Flood.Window = Duration(DefaultFloodWindow)
+	}
+	if c.SIP.Flood.Ban == 0 {
+		c.SIP.Flood.Ban = Duration(DefaultFloodBan)
+	}
 	if len(c.SIP.DigestAlgorithms) == 0 {
 		c.SIP.DigestAlgorithms = append([]string(nil), DefaultDigestAlgorithms...)
 	}

@@ -144,6 +144,17 @@ func (v *validator) sip(s SIP) {
 	if s.MaxRegistrations < 0 || s.MaxRegistrations > MaxMaxRegistrations {
 		v.add("sip.max_registrations", "must be between 1 and %d (got %d)", MaxMaxRegistrations, s.MaxRegistrations)
 	}
+	switch f := s.Flood; {
+	case f.Requests < 1 || f.Requests > 100000:
+		v.add("sip.flood.requests", "must be between 1 and 100000 (got %d)", f.Requests)
+	case f.Window.D() < 100*time.Millisecond || f.Window.D() > time.Hour:
+		v.add("sip.flood.window", "must be between 100ms and 1h (got %s)", f.Window.D())
+	case f.Ban.D() < time.Second || f.Ban.D() > 24*time.Hour:
+		v.add("sip.flood.ban", "must be between 1s and 24h (got %s)", f.Ban.D())
+	}
+	if _, err := s.Flood.ExemptPrefixes(); err != nil {
+		v.add("sip.flood", "%v", err)
+	}
 	if len(s.DigestAlgorithms) == 0 {
 		v.add("sip.digest_algorithms", "must name at least one of SHA-256, MD5")
 	}
