@@ -3,6 +3,7 @@ package loadtest
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -72,13 +73,13 @@ type RTPPeer struct {
 	pt     uint8
 	delays *Histogram // optional: every tagged packet's delay
 
-	sent atomic.Uint64
-	mu   sync.Mutex
-	st   RTPStats
+	sent    atomic.Uint64
+	mu      sync.Mutex
+	st      RTPStats
 	ssrcs   map[uint32]bool
 	streams map[uint32]*stream // by stream id
 	last    uint16
-	any  bool
+	any     bool
 
 	// Sending state, touched only by the pacer (after Send) and Close.
 	dst     netip.AddrPort
@@ -227,18 +228,10 @@ func (p *RTPPeer) Stats() RTPStats {
 	defer p.mu.Unlock()
 	st := p.st
 	st.Sent = p.sent.Load()
-	st.ByTag = cloneMap(p.st.ByTag)
-	st.Expected = cloneMap(p.st.Expected)
-	st.FirstTagged = cloneMap(p.st.FirstTagged)
+	st.ByTag = maps.Clone(p.st.ByTag)
+	st.Expected = maps.Clone(p.st.Expected)
+	st.FirstTagged = maps.Clone(p.st.FirstTagged)
 	return st
-}
-
-func cloneMap[V any](m map[Tag]V) map[Tag]V {
-	c := make(map[Tag]V, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // Close stops sending and receiving; idempotent.

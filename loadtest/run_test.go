@@ -192,6 +192,7 @@ func TestForgedRTPIsNotForwarded(t *testing.T) {
 		copy(pkt.Payload, "CWLT") // our frame layout: marker, tag, send time, counter, stream id
 		pkt.Payload[4] = 'X'
 		buf := make([]byte, 1500)
+		node := netip.MustParseAddr("127.0.0.1")
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for spray.Err() == nil {
@@ -199,7 +200,7 @@ func TestForgedRTPIsNotForwarded(t *testing.T) {
 				pkt.SequenceNumber++
 				binary.BigEndian.PutUint64(pkt.Payload[5:], uint64(time.Now().UnixNano()))
 				n, _ := pkt.MarshalTo(buf)
-				if _, err := attacker.WriteToUDPAddrPort(buf[:n], netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))); err == nil {
+				if _, err := attacker.WriteToUDPAddrPort(buf[:n], netip.AddrPortFrom(node, uint16(port))); err == nil {
 					sprayed.Add(1)
 				}
 			}

@@ -95,7 +95,7 @@ summarise_setup() { # server name: the sweep's levels into load-setup-NAME.txt
   for rate in $rates; do
     [ -f "$out/load-setup-$1-$rate.json" ] || break
     { echo; echo "== offered $rate/s"; sed -n '/^calls/,/^  INVITE->agent/p' "$out/load-setup-$1-$rate.txt"; } >> "$summary"
-    grep -q '"within_setup_target": true' "$out/load-setup-$1-$rate.json" || break
+    within setup "setup-$1-$rate" || break
     cps=$(sed -n 's/^ *"answered_cps": \([0-9.]*\).*/\1/p' "$out/load-setup-$1-$rate.json")
     best=$(awk -v a="$best" -v b="$cps" 'BEGIN { printf "%.1f", (b > a ? b : a) }')
   done
