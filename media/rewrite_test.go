@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 	"time"
@@ -155,4 +156,47 @@ func BenchmarkRewrite(b *testing.B) {
 		binary.BigEndian.PutUint32(pkt[8:], 1)
 		s.rewrite(pkt, 1, 0, now)
 	}
+}
+
+// FuzzRelayPacket feeds arbitrary datagrams to the relay's packet path:
+// validRTP decides, and only packets it accepts are rewritten. Whatever
+// the input, nothing panics, a refused packet is never touched, and a
+// rewritten one keeps its length and payload and carries the stream's SSRC
+// with sequence numbers that continue the stream.
+func FuzzRelayPacket(f *testing.F) {
+	f.Add([]byte{0x80, 0x00, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4, 0xff, 0xff})
+	f.Add([]byte{0x80, 0xc8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0})                   // RTCP SR on the RTP port
+	f.Add([]byte{0x90, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xbe, 0xde, 0, 1}) // extension past the end
+	f.Add([]byte{0xa0, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5})       // padding longer than the payload
+	f.Add([]byte{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42})             // STUN binding request
+	var s outStream
+	s.init()
+	s.setActive(1)
+	now := time.Unix(0, 0)
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		in := append([]byte(nil), pkt...)
+		if !validRTP(pkt) {
+			return
+		}
+		if len(pkt) < rtpHeaderLen || pkt[0]>>6 != 2 {
+			t.Fatalf("validRTP accepted %x", in)
+		}
+		now = now.Add(20 * time.Millisecond)
+		prev := s.lastSeq
+		if !s.rewrite(pkt, 1, 8, now) {
+			t.Fatal("rewrite refused the active input")
+		}
+		if len(pkt) != len(in) || !bytes.Equal(pkt[rtpHeaderLen:], in[rtpHeaderLen:]) {
+			t.Fatalf("rewrite changed more than the fixed header: %x -> %x", in, pkt)
+		}
+		if got := binary.BigEndian.Uint32(pkt[8:12]); got != s.ssrc {
+			t.Fatalf("ssrc %08x, want the stream's %08x", got, s.ssrc)
+		}
+		if pkt[0] != in[0] || pkt[1]&0x7f != 8 {
+			t.Fatalf("first bytes %x %x from %x %x", pkt[0], pkt[1], in[0], in[1])
+		}
+		if seq := binary.BigEndian.Uint16(pkt[2:4]); seq != s.lastSeq && int16(seq-prev) > 0 {
+			t.Fatalf("seq %d went ahead of the stream's last %d", seq, s.lastSeq)
+		}
+	})
 }
