@@ -109,6 +109,17 @@ func (f *FloodLimiter) Allow(a netip.Addr) (ok, banned bool) {
 	return true, false
 }
 
+// Banned reports whether a is banned now, without counting a message.
+func (f *FloodLimiter) Banned(a netip.Addr) bool {
+	if f.exempted(a) {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.sources[a]
+	return s != nil && f.now().Before(s.bannedUntil)
+}
+
 // scannerAgents are User-Agent values of SIP scanners; they get no answer.
 var scannerAgents = [][]byte{
 	[]byte("friendly-scanner"), []byte("sipvicious"), []byte("sipcli"), []byte("VaxSIPUserAgent"), []byte("pplsip"),

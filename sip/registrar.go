@@ -42,7 +42,7 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, what s
 		s.log.Warn().Str("source", req.Source()).Str("realm", s.cfg.Realm).Msg(what + " refused: bad credentials")
 		if s.lockout.Fail(src) {
 			s.log.Warn().Str("security", "digest-brute-force").Str("source", src.String()).Str("realm", s.cfg.Realm).
-				Dur("blocked_for", AuthBlockTime).Msg("address blocked after repeated authentication failures")
+				Dur("blocked_for", s.lockout.Limits().Block).Msg("address blocked after repeated authentication failures")
 		}
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil))
 		return "", false

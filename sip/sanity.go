@@ -15,7 +15,7 @@ import (
 // B2BUA: it ends every request it receives, it never proxies one).
 //
 // Choices, in the order they are checked:
-//   - len(data) > maxSize: 413 Request Entity Too Large for a request, Drop
+//   - len(data) > maxSize: 513 Message Too Large for a request, Drop
 //     for a response. maxSize <= 0 means DefaultMaxMessageSize.
 //   - Responses (data starting with "SIP/") are never answered: a malformed
 //     status line, status code outside 100..699, missing or unparsable
@@ -259,7 +259,7 @@ func sanityRequest(data []byte, maxSize int) Verdict {
 	method := data[:sp]
 	ack := string(method) == "ACK"
 	if len(data) > maxSize {
-		return Verdict{Status: 413, Reason: "Request Entity Too Large", ack: ack}
+		return Verdict{Status: 513, Reason: "Message Too Large", ack: ack}
 	}
 	end, reason := lineEnd(data, 0)
 	if reason != "" {

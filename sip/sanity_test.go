@@ -167,7 +167,7 @@ func TestSanityRules(t *testing.T) {
 		{"invite passes", invite, 0, pass, ""},
 		{"response passes", response, 0, pass, ""},
 		// size
-		{"too large request", base, 100, 413, "Too Large"},
+		{"too large request", base, 100, 513, "Too Large"},
 		{"too large response", response, 100, dropped, ""},
 		{"size at the cap passes", base, len(base), pass, ""},
 		{"too large ACK dropped", edit(edit(base, "OPTIONS sip", "ACK sip"), "1 OPTIONS", "1 ACK"), 100, dropped, ""},

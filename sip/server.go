@@ -84,6 +84,11 @@ type Config struct {
 	MaxCallRate      int // new member calls per second; 0 = no limit
 	MaxRegistrations int // devices per agent; 0 = no limit
 	Flood            FloodLimits
+	Lockout          LockoutLimits
+	Streams          StreamLimits
+	// MaxMessageSize is the largest SIP message taken, in bytes; 0 =
+	// DefaultMaxMessageSize.
+	MaxMessageSize int
 }
 
 // Timeouts of the edge.
@@ -144,7 +149,7 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 		parseLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second}),
 	}
 	s.callCtx, s.hangUp = context.WithCancel(context.Background())
-	s.lockout = NewLockout()
+	s.lockout = NewLockout(cfg.Lockout)
 	if cfg.MaxCallRate > 0 {
 		s.newCall = rate.NewLimiter(rate.Limit(cfg.MaxCallRate), cfg.MaxCallRate)
 	}
@@ -213,7 +218,7 @@ func (s *Server) bind() error {
 			if err != nil {
 				return fmt.Errorf("sip: listen tcp %s: %w", l.Addr, err)
 			}
-			s.conns = append(s.conns, ln)
+			s.conns = append(s.conns, newStreamListener(ln, s, s.cfg.Streams))
 			s.addrs = append(s.addrs, Listener{"tcp", ln.Addr().String()})
 		default:
 			return fmt.Errorf("sip: listen %s:%s: unsupported network", l.Network, l.Addr)
@@ -319,35 +324,38 @@ func (s *Server) waitDrain(wg *sync.WaitGroup, deadline <-chan time.Time) bool {
 	return false
 }
 
-// readFilter runs before sipgo parses a message. It bans flooding sources
-// and ignores scanners (all transports); on UDP it runs Sanity (RFC 3261
-// and RFC 4475 rules sipgo does not enforce): refused requests get their
-// status from us (sipgo sends no 400 on UDP), are logged at most once a
-// second without their content (sipgo logs them whole, caller numbers
-// included), and never reach sipgo.
+func (s *Server) maxMessage() int {
+	if s.cfg.MaxMessageSize > 0 {
+		return s.cfg.MaxMessageSize
+	}
+	return DefaultMaxMessageSize
+}
+
+// readFilter runs before sipgo parses a datagram. It bans flooding sources,
+// ignores scanners and runs Sanity (RFC 3261 and RFC 4475 rules sipgo does
+// not enforce): refused requests get their status from us (sipgo sends no
+// 400 on UDP), are logged at most once a second without their content
+// (sipgo logs them whole, caller numbers included), and never reach sipgo.
+// Stream transports were checked message by message when they were framed
+// (streamConn), so their data passes.
 func (s *Server) readFilter(info sip.TransportReadProps, data []byte) ([]byte, error) {
-	udp := strings.EqualFold(info.Transport, "udp")
+	if !strings.EqualFold(info.Transport, "udp") {
+		return data, nil
+	}
 	src := netAddr(info.RemoteAddr)
 	if ok, banned := s.flood.Allow(src); !ok {
 		if banned {
-			s.log.Warn().Str("security", "flood").Str("source", src.String()).Dur("banned_for", s.flood.Limits().Ban).
-				Msg("source banned: too many SIP messages")
+			s.logBan(src)
 		}
-		if !udp {
-			return nil, errBanned // closes the connection
-		}
-		return nil, nil // UDP: drop; an error would stop sipgo's read loop
+		return nil, nil // drop; an error would stop sipgo's read loop
 	}
 	if fromScanner(data) { // no answer: scanners learn nothing
-		if !udp {
-			return nil, errBanned // a partial drop would corrupt the TCP stream
-		}
 		return nil, nil
 	}
-	if !udp || len(data) <= 4 {
-		return data, nil // keep-alives; TCP framing is sipgo's stream parser's
+	if len(data) <= 4 {
+		return data, nil // keep-alives
 	}
-	v := Sanity(data, DefaultMaxMessageSize)
+	v := Sanity(data, s.maxMessage())
 	if v.Status == 0 && !v.Drop {
 		return data, nil
 	}
@@ -460,4 +468,3 @@ func (s *Server) trunkAddr(a netip.Addr) bool {
 	return false
 }
 
-var errBanned = errors.New("source banned")

@@ -218,6 +218,10 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 	}
 	sc.Flood = sip.FloodLimits{Requests: cfg.SIP.Flood.Requests, Window: cfg.SIP.Flood.Window.D(),
 		Ban: cfg.SIP.Flood.Ban.D(), Exempt: exempt}
+	sc.Lockout = sip.LockoutLimits{Failures: cfg.SIP.AuthLockout.Failures, Window: cfg.SIP.AuthLockout.Window.D(),
+		Block: cfg.SIP.AuthLockout.Block.D()}
+	sc.Streams = sip.StreamLimits{PerIP: cfg.SIP.Connections.PerIP, FirstMessage: cfg.SIP.Connections.FirstMessage.D()}
+	sc.MaxMessageSize = cfg.SIP.MaxMessageSize
 	if cfg.Node.Secret != "" {
 		sc.NodeName, sc.PeerSecret = cfg.Node.Name, []byte(cfg.Node.Secret)
 	}

@@ -35,6 +35,7 @@ const password = "correct-horse-1"
 type node struct {
 	*App
 	udp  string // SIP UDP address
+	tcp  string // SIP TCP address
 	logs *testlog.Buffer
 	stop func() // stops the node and waits for it; idempotent
 }
@@ -80,8 +81,11 @@ func startNode(t *testing.T, edit func(*config.Config)) *node {
 	})
 	n := &node{App: a, logs: logs, stop: stop}
 	for _, l := range a.SIPAddrs() {
-		if l.Network == "udp" {
+		switch l.Network {
+		case "udp":
 			n.udp = l.Addr
+		case "tcp":
+			n.tcp = l.Addr
 		}
 	}
 	return n

@@ -110,7 +110,41 @@ type SIP struct {
 	MaxRegistrations int `yaml:"max_registrations"`
 	// Flood is the per-source message limit with a temporary ban.
 	Flood Flood `yaml:"flood"`
+	// AuthLockout blocks addresses that fail digest authentication again
+	// and again.
+	AuthLockout AuthLockout `yaml:"auth_lockout"`
+	// Connections limits stream (TCP) connections.
+	Connections Connections `yaml:"connections"`
+	// MaxMessageSize is the largest SIP message accepted, in bytes; default
+	// DefaultMaxMessageSize.
+	MaxMessageSize int `yaml:"max_message_size"`
 }
+
+// AuthLockout (sip.auth_lockout): Failures failed digest authentications
+// from one address within Window block it for Block.
+type AuthLockout struct {
+	Failures int      `yaml:"failures"` // 1..1000; default DefaultLockoutFailures
+	Window   Duration `yaml:"window"`   // 1m..24h; default DefaultLockoutWindow
+	Block    Duration `yaml:"block"`    // 1m..24h; default DefaultLockoutBlock
+}
+
+// Connections (sip.connections) limits stream connections: PerIP at once
+// from one address, and FirstMessage for a new connection to send its
+// first complete message.
+type Connections struct {
+	PerIP        int      `yaml:"per_ip"`                // 1..10000; default DefaultConnsPerIP
+	FirstMessage Duration `yaml:"first_message_timeout"` // 1s..5m; default DefaultFirstMessageTimeout
+}
+
+// Defaults of sip.auth_lockout, sip.connections and sip.max_message_size.
+const (
+	DefaultLockoutFailures     = 5
+	DefaultLockoutWindow       = 10 * time.Minute
+	DefaultLockoutBlock        = 10 * time.Minute
+	DefaultConnsPerIP          = 32
+	DefaultFirstMessageTimeout = 10 * time.Second
+	DefaultMaxMessageSize      = 16 << 10
+)
 
 // Flood limits SIP messages per source address (sip.flood): more than
 // Requests within Window ban the address for Ban (no answer at all).

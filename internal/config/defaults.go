@@ -41,6 +41,24 @@ func (c *Config) ApplyDefaults() {
 	if c.SIP.Flood.Ban == 0 {
 		c.SIP.Flood.Ban = Duration(DefaultFloodBan)
 	}
+	if c.SIP.AuthLockout.Failures == 0 {
+		c.SIP.AuthLockout.Failures = DefaultLockoutFailures
+	}
+	if c.SIP.AuthLockout.Window == 0 {
+		c.SIP.AuthLockout.Window = Duration(DefaultLockoutWindow)
+	}
+	if c.SIP.AuthLockout.Block == 0 {
+		c.SIP.AuthLockout.Block = Duration(DefaultLockoutBlock)
+	}
+	if c.SIP.Connections.PerIP == 0 {
+		c.SIP.Connections.PerIP = DefaultConnsPerIP
+	}
+	if c.SIP.Connections.FirstMessage == 0 {
+		c.SIP.Connections.FirstMessage = Duration(DefaultFirstMessageTimeout)
+	}
+	if c.SIP.MaxMessageSize == 0 {
+		c.SIP.MaxMessageSize = DefaultMaxMessageSize
+	}
 	if len(c.SIP.DigestAlgorithms) == 0 {
 		c.SIP.DigestAlgorithms = append([]string(nil), DefaultDigestAlgorithms...)
 	}

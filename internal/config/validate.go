@@ -152,6 +152,23 @@ func (v *validator) sip(s SIP) {
 	case f.Ban.D() < time.Second || f.Ban.D() > 24*time.Hour:
 		v.add("sip.flood.ban", "must be between 1s and 24h (got %s)", f.Ban.D())
 	}
+	switch l := s.AuthLockout; {
+	case l.Failures < 1 || l.Failures > 1000:
+		v.add("sip.auth_lockout.failures", "must be between 1 and 1000 (got %d)", l.Failures)
+	case l.Window.D() < time.Minute || l.Window.D() > 24*time.Hour:
+		v.add("sip.auth_lockout.window", "must be between 1m and 24h (got %s)", l.Window.D())
+	case l.Block.D() < time.Minute || l.Block.D() > 24*time.Hour:
+		v.add("sip.auth_lockout.block", "must be between 1m and 24h (got %s)", l.Block.D())
+	}
+	switch c := s.Connections; {
+	case c.PerIP < 1 || c.PerIP > 10000:
+		v.add("sip.connections.per_ip", "must be between 1 and 10000 (got %d)", c.PerIP)
+	case c.FirstMessage.D() < time.Second || c.FirstMessage.D() > 5*time.Minute:
+		v.add("sip.connections.first_message_timeout", "must be between 1s and 5m (got %s)", c.FirstMessage.D())
+	}
+	if s.MaxMessageSize < 1024 || s.MaxMessageSize > 65535 {
+		v.add("sip.max_message_size", "must be between 1024 and 65535 bytes (got %d)", s.MaxMessageSize)
+	}
 	if _, err := s.Flood.ExemptPrefixes(); err != nil {
 		v.add("sip.flood", "%v", err)
 	}
