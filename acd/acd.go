@@ -90,7 +90,8 @@ type ACD struct {
 	lease    NodeInfo   // the last one written; guarded by view.mu
 	renewMu  sync.Mutex // one lease write at a time
 
-	wake chan struct{}
+	wake      chan struct{}
+	resyncNow chan struct{} // Resync asks Run to reread the store
 
 	lastOffered map[string]AgentID // round-robin memory; dispatcher goroutine only
 
@@ -99,6 +100,7 @@ type ACD struct {
 	timers  map[AgentID]func() bool // running wrap-up timers
 	fences  map[CallID]uint64       // this node's offered and connected calls: the reservation's fence
 	closed  bool
+	out     outage
 }
 
 // DispatchInterval bounds how long a routable call can wait if a wake-up is
@@ -187,6 +189,7 @@ func New(store Store, queues []QueueConfig, clock Clock, events EventSink, log z
 		repl:        discard{},
 		view:        newView(qs),
 		wake:        make(chan struct{}, 1),
+		resyncNow:   make(chan struct{}, 1),
 		lastOffered: make(map[string]AgentID),
 		waiters:     make(map[CallID]chan Offer),
 		timers:      make(map[AgentID]func() bool),
@@ -225,17 +228,30 @@ func (a *ACD) Run(ctx context.Context) error {
 	defer wg.Wait()
 	t := time.NewTicker(DispatchInterval)
 	defer t.Stop()
+	probe := time.NewTicker(ProbeInterval)
+	defer probe.Stop()
 	defer a.shutdown()
 	for {
 		limits := false
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-probe.C:
+			a.probe(ctx)
+			continue
+		case <-a.resyncNow:
+			if err := a.resync(ctx); err != nil && ctx.Err() == nil && !a.unavailable(err) {
+				a.log.Error().Err(err).Msg("view not resynced")
+			}
+			continue
 		case <-a.wake:
 		case <-t.C:
 			limits = true
 		}
-		if err := a.dispatch(ctx, limits); err != nil && ctx.Err() == nil {
+		if a.storeDown() {
+			continue // waiting members keep their music; routing resumes when the store is back
+		}
+		if err := a.dispatch(ctx, limits); err != nil && ctx.Err() == nil && !a.unavailable(err) {
 			a.log.Error().Err(err).Msg("routing pass failed")
 		}
 	}
@@ -248,6 +264,16 @@ func (a *ACD) shutdown() {
 	for id, stop := range a.timers {
 		stop()
 		delete(a.timers, id)
+	}
+}
+
+// Resync makes the node reread the store into its view soon (Run does it),
+// as after a bus outage, during which other nodes' changes were lost. It
+// does not block.
+func (a *ACD) Resync() {
+	select {
+	case a.resyncNow <- struct{}{}:
+	default:
 	}
 }
 
@@ -372,6 +398,9 @@ func (a *ACD) Apply(ch Change) {
 
 // resync rereads the store into the view.
 func (a *ACD) resync(ctx context.Context) error {
+	if err := a.checkEpoch(ctx); err != nil {
+		return fmt.Errorf("resync: %w", err)
+	}
 	a.view.mu.Lock()
 	seq := a.view.seq
 	a.view.mu.Unlock()
@@ -689,6 +718,9 @@ func (a *ACD) Admit(_ context.Context, queue string) error {
 	if !ok {
 		return fmt.Errorf("queue %q: %w", queue, ErrUnknownQueue)
 	}
+	if a.storeDown() {
+		return fmt.Errorf("queue %s: %w", queue, ErrUnavailable)
+	}
 	a.view.mu.Lock()
 	defer a.view.mu.Unlock()
 	if q.MaxLength > 0 {
@@ -750,6 +782,7 @@ func (a *ACD) Enqueue(ctx context.Context, c Call) (<-chan Offer, error) {
 	a.waiters[c.ID] = nil
 	a.mu.Unlock()
 	if err := a.store.AddCall(ctx, c); err != nil {
+		a.unavailable(err)
 		a.dropWaiter(c.ID)
 		return nil, fmt.Errorf("enqueue %s: %w", c.ID, err)
 	}
@@ -789,8 +822,11 @@ func (a *ACD) fence(call CallID) uint64 {
 // out (NoAnswer) or the agent declined it (Rejected). The call keeps its place
 // and is offered to the next agent.
 func (a *ACD) OfferFailed(ctx context.Context, call CallID, agent AgentID, o Outcome) error {
-	now := a.clock.Now()
-	fence := a.fence(call)
+	now, fence := a.clock.Now(), a.fence(call)
+	return a.orLater(ctx, "offer failed", func(ctx context.Context) error { return a.offerFailed(ctx, call, agent, o, fence, now) })
+}
+
+func (a *ACD) offerFailed(ctx context.Context, call CallID, agent AgentID, o Outcome, fence uint64, now time.Time) error {
 	c2, ag, err := a.updateCallAgent(ctx, call, agent, func(c *Call, g *Agent) error {
 		if !offerHeld(c, g) || c.Fence != fence {
 			return ErrConflict
@@ -820,8 +856,11 @@ func (a *ACD) OfferFailed(ctx context.Context, call CallID, agent AgentID, o Out
 // Connect records that the agent answered: the call leaves the queue and the
 // agent is on the call.
 func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
-	now := a.clock.Now()
-	fence := a.fence(call)
+	now, fence := a.clock.Now(), a.fence(call)
+	return a.orLater(ctx, "connect", func(ctx context.Context) error { return a.connect(ctx, call, agent, fence, now) })
+}
+
+func (a *ACD) connect(ctx context.Context, call CallID, agent AgentID, fence uint64, now time.Time) error {
 	c, ag, err := a.removeCall(ctx, call, func(c *Call, g *Agent) error {
 		if g == nil || g.ID != agent || !offerHeld(c, g) || c.Fence != fence {
 			return ErrConflict
@@ -847,7 +886,15 @@ func (a *ACD) Connect(ctx context.Context, call CallID, agent AgentID) error {
 // for it are free again.
 func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 	now := a.clock.Now()
-	fence := a.fence(call)
+	a.mu.Lock()
+	fence := a.fences[call]
+	delete(a.waiters, call)
+	delete(a.fences, call)
+	a.mu.Unlock()
+	return a.orLater(ctx, "abandon", func(ctx context.Context) error { return a.abandon(ctx, call, fence, now) })
+}
+
+func (a *ACD) abandon(ctx context.Context, call CallID, fence uint64, now time.Time) error {
 	freed := false
 	c, ag, err := a.removeCall(ctx, call, func(c *Call, ag *Agent) error {
 		freed = offerHeld(c, ag) && c.Fence == fence
@@ -856,10 +903,6 @@ func (a *ACD) Abandon(ctx context.Context, call CallID) error {
 		}
 		return nil
 	})
-	a.mu.Lock()
-	delete(a.waiters, call)
-	delete(a.fences, call)
-	a.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("abandon %s: %w", call, err)
 	}
@@ -918,11 +961,17 @@ func (a *ACD) Transfer(ctx context.Context, call CallID, queue string, agent Age
 // complete ends agent's connected call and emits ev (its type, queue and
 // details) for it.
 func (a *ACD) complete(ctx context.Context, call CallID, agent AgentID, ev Event) error {
-	now := a.clock.Now()
+	ev.Time = a.clock.Now()
 	a.mu.Lock()
 	fence := a.fences[call]
 	delete(a.fences, call)
 	a.mu.Unlock()
+	return a.orLater(ctx, ev.Type, func(ctx context.Context) error { return a.wrapUp(ctx, call, agent, fence, ev) })
+}
+
+// wrapUp puts agent into wrap-up after call and emits ev.
+func (a *ACD) wrapUp(ctx context.Context, call CallID, agent AgentID, fence uint64, ev Event) error {
+	now := ev.Time
 	ag, err := a.updateAgent(ctx, agent, func(ag *Agent) error {
 		if ag.Fence != fence {
 			return ErrConflict
@@ -932,7 +981,7 @@ func (a *ACD) complete(ctx context.Context, call CallID, agent AgentID, ev Event
 	if err != nil {
 		return fmt.Errorf("complete %s of %s: %w", call, agent, err)
 	}
-	ev.Time, ev.Agent, ev.Call = now, agent, call
+	ev.Agent, ev.Call = agent, call
 	a.events.Emit(ev)
 	a.emitAgent(&ag, now)
 	wrap := a.queues[ev.Queue].Wrapup
@@ -961,24 +1010,31 @@ func (a *ACD) endWrapUp(agent AgentID, call CallID, fence uint64) {
 	a.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), WrapUpTimeout)
 	defer cancel()
-	ag, err := a.updateAgent(ctx, agent, func(ag *Agent) error {
-		if ag.Fence != fence {
-			return ErrConflict
+	err := a.orLater(ctx, "end wrap-up", func(ctx context.Context) error {
+		ag, err := a.updateAgent(ctx, agent, func(ag *Agent) error {
+			if ag.Fence != fence {
+				return ErrConflict
+			}
+			return EndWrapUp(ag, call, a.clock.Now())
+		})
+		if err != nil {
+			return err
 		}
-		return EndWrapUp(ag, call, a.clock.Now())
+		a.emitAgent(&ag, a.clock.Now())
+		a.poke()
+		return nil
 	})
-	if err != nil {
-		if !errors.Is(err, ErrConflict) {
-			a.log.Error().Err(err).Str("agent", string(agent)).Msg("end wrap-up")
-		}
-		return
+	if err != nil && !errors.Is(err, ErrConflict) {
+		a.log.Error().Err(err).Str("agent", string(agent)).Msg("end wrap-up")
 	}
-	a.emitAgent(&ag, a.clock.Now())
-	a.poke()
 }
 
 // EndWrapUp ends an agent's wrap-up now, at the agent's request.
 func (a *ACD) EndWrapUp(ctx context.Context, agent AgentID) error {
+	return a.orLater(ctx, "end wrap-up", func(ctx context.Context) error { return a.endWrapUpNow(ctx, agent) })
+}
+
+func (a *ACD) endWrapUpNow(ctx context.Context, agent AgentID) error {
 	ag, err := a.updateAgent(ctx, agent, func(ag *Agent) error {
 		if ag.State != WrapUp {
 			return ErrConflict
@@ -1003,6 +1059,10 @@ func (a *ACD) EndWrapUp(ctx context.Context, agent AgentID) error {
 // pause asked for during a call applies when the call and its wrap-up end.
 func (a *ACD) SetPause(ctx context.Context, agent AgentID, reason string) error {
 	now := a.clock.Now()
+	return a.orLater(ctx, "pause", func(ctx context.Context) error { return a.setPause(ctx, agent, reason, now) })
+}
+
+func (a *ACD) setPause(ctx context.Context, agent AgentID, reason string, now time.Time) error {
 	ag, err := a.updateAgent(ctx, agent, func(ag *Agent) error {
 		return SetPause(ag, reason, now)
 	})
@@ -1017,6 +1077,10 @@ func (a *ACD) SetPause(ctx context.Context, agent AgentID, reason string) error 
 // SetPresence records what the registrar knows of an agent's devices.
 func (a *ACD) SetPresence(ctx context.Context, agent AgentID, p Presence) error {
 	now := a.clock.Now()
+	return a.orLater(ctx, "presence", func(ctx context.Context) error { return a.setPresence(ctx, agent, p, now) })
+}
+
+func (a *ACD) setPresence(ctx context.Context, agent AgentID, p Presence, now time.Time) error {
 	changed := false
 	ag, err := a.updateAgent(ctx, agent, func(ag *Agent) error {
 		changed = SetPresence(ag, p, a.node, now)

@@ -53,14 +53,17 @@ func (a *ACD) keepAlive(ctx context.Context) {
 		case <-tick.C:
 		}
 		if err := a.renew(ctx); err != nil {
-			a.log.Error().Err(err).Msg("node lease not renewed")
+			if !a.unavailable(err) {
+				a.log.Error().Err(err).Msg("node lease not renewed")
+			}
+			continue // the prober restores service
 		}
-		if err := a.watchNodes(ctx); err != nil && ctx.Err() == nil {
+		if err := a.watchNodes(ctx); err != nil && ctx.Err() == nil && !a.unavailable(err) {
 			a.log.Error().Err(err).Msg("node leases not read")
 		}
 		if a.clock.Now().Sub(lastSync) >= ResyncInterval {
 			lastSync = a.clock.Now()
-			if err := a.resync(ctx); err != nil && ctx.Err() == nil {
+			if err := a.resync(ctx); err != nil && ctx.Err() == nil && !a.unavailable(err) {
 				a.log.Error().Err(err).Msg("view not resynced")
 			}
 		}
@@ -121,6 +124,9 @@ func (a *ACD) watchNodes(ctx context.Context) error {
 		if a.nodeDown != nil {
 			a.nodeDown(n.Name)
 		}
+	}
+	if !a.judging(now) {
+		return nil // after a store outage every node gets a lease period to renew its own
 	}
 	for _, n := range nodes {
 		if n.Name != a.node && !now.Before(n.Expires) {

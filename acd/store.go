@@ -36,6 +36,12 @@ type Store interface {
 	// aborts and leaves the call in place. fn may be nil.
 	RemoveCall(ctx context.Context, c CallID, fn func(*Call, *Agent) error) error
 
+	// Epoch identifies the store's contents: it stays the same as long as
+	// the store keeps its data, and changes when it lost them (a Redis
+	// restarted without persistence). Errors that mean the store cannot be
+	// reached wrap ErrUnavailable, from every method.
+	Epoch(ctx context.Context) (string, error)
+
 	// RenewNode records or extends a node's lease.
 	RenewNode(ctx context.Context, n NodeInfo) error
 	// Nodes returns every node with a lease, expired ones included, by name.

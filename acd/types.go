@@ -78,6 +78,7 @@ var (
 	ErrClosed       = errors.New("acd is shut down")           // callers map to 503
 	ErrQueueFull    = errors.New("queue full")                 // max_length reached: callers map to 486
 	ErrQueueEmpty   = errors.New("no agent logged in")         // join_empty off: callers map to 480
+	ErrUnavailable  = errors.New("store unavailable")          // the store cannot be reached: callers map to 503
 )
 
 // Agent is an agent's routing record.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,6 +61,31 @@ type Bus struct {
 	Conn    *nats.Conn
 	srv     *server.Server
 	closing *atomic.Bool // set before Close disconnects: the handlers stay quiet
+	hooks   *reconnectHooks
+}
+
+// reconnectHooks are called, in order, each time the bus reconnects.
+type reconnectHooks struct {
+	mu sync.Mutex
+	fs []func()
+}
+
+func (h *reconnectHooks) run() {
+	h.mu.Lock()
+	fs := h.fs
+	h.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// OnReconnect calls f (which must not block) each time the connection is
+// back after an outage: what was published meanwhile may be lost (core
+// NATS is at-most-once), so state kept from the bus should be reread.
+func (b *Bus) OnReconnect(f func()) {
+	b.hooks.mu.Lock()
+	b.hooks.fs = append(b.hooks.fs, f)
+	b.hooks.mu.Unlock()
 }
 
 // EmbeddedReadyTimeout bounds the start of the in-process NATS server.
@@ -69,6 +95,7 @@ const EmbeddedReadyTimeout = 10 * time.Second
 // server that listens on no port and connects to it in-process.
 func ConnectBus(url, name string, log zerolog.Logger) (*Bus, error) {
 	closing := new(atomic.Bool)
+	hooks := &reconnectHooks{}
 	opts := []nats.Option{
 		nats.Name("callwerk " + name),
 		nats.MaxReconnects(-1),
@@ -80,6 +107,7 @@ func ConnectBus(url, name string, log zerolog.Logger) (*Bus, error) {
 		nats.ReconnectHandler(func(*nats.Conn) {
 			if !closing.Load() {
 				log.Info().Msg("bus reconnected")
+				hooks.run()
 			}
 		}),
 	}
@@ -88,7 +116,7 @@ func ConnectBus(url, name string, log zerolog.Logger) (*Bus, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bus %s: %w", url, err)
 		}
-		return &Bus{Conn: nc, closing: closing}, nil
+		return &Bus{Conn: nc, closing: closing, hooks: hooks}, nil
 	}
 	srv, err := server.NewServer(&server.Options{ServerName: "callwerk-" + name, DontListen: true, NoSigs: true})
 	if err != nil {
@@ -104,7 +132,7 @@ func ConnectBus(url, name string, log zerolog.Logger) (*Bus, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("embedded bus: %w", err)
 	}
-	return &Bus{Conn: nc, srv: srv, closing: closing}, nil
+	return &Bus{Conn: nc, srv: srv, closing: closing, hooks: hooks}, nil
 }
 
 // CloseTimeout bounds the flush of pending events at shutdown.

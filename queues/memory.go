@@ -3,6 +3,7 @@ package queues
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ type Memory struct {
 	agents map[acd.AgentID]*acd.Agent
 	calls  map[acd.CallID]*acd.Call
 	nodes  map[string]acd.NodeInfo
+	epoch  string
 }
 
 // NewMemory returns an empty store.
@@ -27,8 +29,12 @@ func NewMemory() *Memory {
 		agents: make(map[acd.AgentID]*acd.Agent),
 		calls:  make(map[acd.CallID]*acd.Call),
 		nodes:  make(map[string]acd.NodeInfo),
+		epoch:  fmt.Sprintf("%016x", rand.Uint64()),
 	}
 }
+
+// Epoch never changes: the memory store loses its data only with its node.
+func (m *Memory) Epoch(context.Context) (string, error) { return m.epoch, nil }
 
 // PutAgent creates an agent or updates its queues, keeping its state.
 func (m *Memory) PutAgent(_ context.Context, a acd.Agent) error {

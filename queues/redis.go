@@ -60,6 +60,9 @@ import (
 // that many lost races the change fails with acd.ErrConflict.
 const RedisAttempts = 50
 
+// RedisTimeout bounds each dial, read and write of the Redis client.
+const RedisTimeout = time.Second
+
 // RedisPingTimeout bounds OpenRedis's first contact with the server.
 const RedisPingTimeout = 3 * time.Second
 
@@ -96,6 +99,12 @@ func OpenRedis(rawURL, prefix string) (*Redis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open redis %s: %w", redactURL(rawURL), stripURL(rawURL, err))
 	}
+	// Fail fast when the server is gone: the ACD then refuses new calls and
+	// keeps its updates until the server is back (acd.ErrUnavailable). The
+	// defaults (5 dial attempts, 3 retries with backoff, 3-5 s timeouts)
+	// would hold a SIP transaction for seconds.
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = RedisTimeout, RedisTimeout, RedisTimeout
+	opt.MaxRetries, opt.DialerRetries = 1, 2
 	c := redis.NewClient(opt)
 	ctx, cancel := context.WithTimeout(context.Background(), RedisPingTimeout)
 	defer cancel()
@@ -104,6 +113,41 @@ func OpenRedis(rawURL, prefix string) (*Redis, error) {
 		return nil, fmt.Errorf("open redis %s: %w", redactURL(rawURL), err)
 	}
 	return NewRedis(c, prefix), nil
+}
+
+// redisErr wraps the error of a Redis command. Errors that mean the
+// server cannot serve now (no connection, a timeout, a server loading its
+// data or demoted to a replica) also wrap acd.ErrUnavailable: the ACD then
+// keeps its node's updates until the server is back.
+func redisErr(what string, err error) error {
+	var re redis.Error
+	if errors.As(err, &re) {
+		msg := re.Error()
+		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"} {
+			if strings.HasPrefix(msg, p) {
+				return fmt.Errorf("%s: %w: %w", what, acd.ErrUnavailable, err)
+			}
+		}
+		return fmt.Errorf("%s: %w", what, err) // the server answered: a bug, not an outage
+	}
+	return fmt.Errorf("%s: %w: %w", what, acd.ErrUnavailable, err)
+}
+
+// epochKey's value changes when the server lost its data.
+const epochInfix = "epoch"
+
+// Epoch returns the store's epoch, setting a new random one if the server
+// has none (a new or emptied database), in one round trip.
+func (r *Redis) Epoch(ctx context.Context) (string, error) {
+	fresh := fmt.Sprintf("%016x", rand.Uint64())
+	old, err := r.c.SetArgs(ctx, r.prefix+epochInfix, fresh, redis.SetArgs{Mode: "NX", Get: true}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return fresh, nil
+	case err != nil:
+		return "", redisErr("redis epoch", err)
+	}
+	return old, nil
 }
 
 // Close closes the Redis client.
@@ -206,14 +250,14 @@ func (r *Redis) update(ctx context.Context, what string, step func() ([]write, e
 		ok, err := casScript.Run(ctx, r.c, keys, args...).Int()
 		switch {
 		case err != nil:
-			return fmt.Errorf("redis %s: %w", what, err)
+			return redisErr("redis "+what, err)
 		case ok == 1:
 			return nil
 		case attempt == RedisAttempts:
 			return fmt.Errorf("%s: lost %d races: %w", what, attempt, acd.ErrConflict)
 		}
 		if err := sleepJitter(ctx, attempt); err != nil {
-			return fmt.Errorf("redis %s: %w", what, err)
+			return redisErr("redis "+what, err)
 		}
 	}
 }
@@ -235,7 +279,7 @@ func sleepJitter(ctx context.Context, attempt int) error {
 func (r *Redis) read(ctx context.Context, what string, keys ...string) ([]string, error) {
 	vals, err := r.c.MGet(ctx, keys...).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redis %s: %w", what, err)
+		return nil, redisErr("redis "+what, err)
 	}
 	out := make([]string, len(vals))
 	for i, v := range vals {
@@ -352,7 +396,7 @@ func (r *Redis) Calls(ctx context.Context) ([]acd.Call, error) {
 func snapshot[T any](ctx context.Context, r *Redis, set, keyPrefix string) ([]T, error) {
 	ids, err := r.c.SMembers(ctx, set).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redis %s: %w", set, err)
+		return nil, redisErr("redis "+set, err)
 	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
@@ -369,7 +413,7 @@ func snapshot[T any](ctx context.Context, r *Redis, set, keyPrefix string) ([]T,
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("redis mget %s*: %w", keyPrefix, err)
+			return nil, redisErr("redis mget "+keyPrefix+"*", err)
 		}
 	}
 	out := make([]T, 0, len(keys))
@@ -438,7 +482,7 @@ func (r *Redis) AddCall(ctx context.Context, c acd.Call) error {
 		p.SAdd(ctx, r.callsKey, string(c.ID))
 		return nil
 	}); err != nil {
-		return fmt.Errorf("redis add call %s: %w", c.ID, err)
+		return redisErr("redis add call "+string(c.ID), err)
 	}
 	if !created.Val() {
 		return fmt.Errorf("call %s: %w", c.ID, acd.ErrConflict)
@@ -566,7 +610,7 @@ func (r *Redis) RenewNode(ctx context.Context, n acd.NodeInfo) error {
 		return err
 	}
 	if err := r.c.HSet(ctx, r.nodesKey, n.Name, b).Err(); err != nil {
-		return fmt.Errorf("redis renew node %s: %w", n.Name, err)
+		return redisErr("redis renew node "+n.Name, err)
 	}
 	return nil
 }
@@ -575,7 +619,7 @@ func (r *Redis) RenewNode(ctx context.Context, n acd.NodeInfo) error {
 func (r *Redis) Nodes(ctx context.Context) ([]acd.NodeInfo, error) {
 	m, err := r.c.HGetAll(ctx, r.nodesKey).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redis nodes: %w", err)
+		return nil, redisErr("redis nodes", err)
 	}
 	out := make([]acd.NodeInfo, 0, len(m))
 	for name, raw := range m {
@@ -597,7 +641,7 @@ func (r *Redis) RemoveNode(ctx context.Context, n acd.NodeInfo) error {
 		return err
 	}
 	if err := removeNodeScript.Run(ctx, r.c, []string{r.nodesKey}, n.Name, b).Err(); err != nil {
-		return fmt.Errorf("redis remove node %s: %w", n.Name, err)
+		return redisErr("redis remove node "+n.Name, err)
 	}
 	return nil
 }

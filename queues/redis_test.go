@@ -320,3 +320,34 @@ func benchAgent(id acd.AgentID, online bool) acd.Agent {
 	}
 	return a
 }
+
+// The epoch stays while Redis keeps the data and changes when it lost them;
+// a server that cannot be reached gives errors that wrap ErrUnavailable.
+func TestRedisEpochAndOutage(t *testing.T) {
+	ctx := t.Context()
+	c := redistest.Client(t, 0)
+	prefix := redistest.Prefix(t, c)
+	s := queues.NewRedis(c, prefix)
+	e1, err := s.Epoch(ctx)
+	require.NoError(t, err)
+	putOnline(t, s, "a1")
+	e2, err := s.Epoch(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, e1, e2)
+	keys, err := redistest.KeysUnder(ctx, c, prefix)
+	require.NoError(t, err)
+	require.NoError(t, c.Del(ctx, keys...).Err()) // what a restart without persistence leaves
+	e3, err := s.Epoch(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, e1, e3)
+
+	gone, err := queues.OpenRedis(redistest.URL(), prefix)
+	require.NoError(t, err)
+	require.NoError(t, gone.Close()) // a closed client fails like an unreachable server
+	_, err = gone.Agents(ctx)
+	assert.ErrorIs(t, err, acd.ErrUnavailable)
+	_, err = gone.Epoch(ctx)
+	assert.ErrorIs(t, err, acd.ErrUnavailable)
+	_, err = gone.UpdateAgent(ctx, "a1", func(*acd.Agent) error { return nil })
+	assert.ErrorIs(t, err, acd.ErrUnavailable)
+}

@@ -138,6 +138,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.log.Info().Msg("no agent logged in: call refused")
 		respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable: no agent logged in")
 		return
+	case errors.Is(err, acd.ErrUnavailable):
+		c.log.Warn().Msg("store unreachable: call refused")
+		refuseRetry(req, tx, "Service Unavailable: try again shortly", "5")
+		return
 	case err != nil:
 		c.log.Error().Err(err).Msg("admission failed")
 		respond(sip.StatusServiceUnavailable, "Service Unavailable")

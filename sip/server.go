@@ -467,4 +467,3 @@ func (s *Server) trunkAddr(a netip.Addr) bool {
 	}
 	return false
 }
-

@@ -11,7 +11,7 @@ import (
 func TestFrame(t *testing.T) {
 	msg := "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nContent-Length: 4\r\n\r\nbody"
 	cases := []struct {
-		name, in string
+		name, in  string
 		n, status int
 	}{
 		{"complete", msg, len(msg), 0},

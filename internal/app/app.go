@@ -104,6 +104,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		log.With().Str("component", "acd").Logger(), acd.WithNode(cfg.Node.Name),
 		acd.WithLease("", cfg.Node.Lease.D()), acd.WithReplicator(a.sync),
 		acd.WithNodeDown(func(node string) { a.sip.PeerDown(node) }))
+	bus.OnReconnect(a.acd.Resync) // changes other nodes published meanwhile are lost: reread them
 
 	addr, err := netip.ParseAddr(cfg.Media.Address)
 	if err != nil {

@@ -136,6 +136,12 @@ func startNode(t *testing.T, name string, mediaBase int) *node {
 // startNodeOn starts node name with bus (one or more NATS URLs).
 func startNodeOn(t *testing.T, name string, mediaBase int, bus string) *node {
 	t.Helper()
+	return startNodeAt(t, name, mediaBase, bus, redisURL())
+}
+
+// startNodeAt starts node name with bus and store (a Redis URL).
+func startNodeAt(t *testing.T, name string, mediaBase int, bus, store string) *node {
+	t.Helper()
 	n := &node{name: name, log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
 	n.sip = fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
 	n.http = fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
@@ -167,7 +173,7 @@ numbers:
 queues:
   - {name: service, ring_timeout: 10s, wrapup: 0s}
 agents:
-%s`, name, secret, lease, n.sip, mediaBase, mediaBase+999, n.http, apiToken, redisURL(), bus, agents.String())
+%s`, name, secret, lease, n.sip, mediaBase, mediaBase+999, n.http, apiToken, store, bus, agents.String())
 	path := filepath.Join(t.TempDir(), name+".yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 
