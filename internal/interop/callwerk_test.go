@@ -28,6 +28,12 @@ func startCallwerk(t *testing.T) (string, *testlog.Buffer) {
 // the UDP and TCP addresses.
 func startCallwerkUDPTCP(t *testing.T) (string, string, *testlog.Buffer) {
 	t.Helper()
+	return startCallwerkWith(t, nil)
+}
+
+// startCallwerkWith is startCallwerkUDPTCP with edit applied to the config.
+func startCallwerkWith(t *testing.T, edit func(*config.Config)) (string, string, *testlog.Buffer) {
+	t.Helper()
 	cfg := config.Demo()
 	cfg.SIP.Listen = []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}
 	cfg.HTTP.Listen = "127.0.0.1:0"
@@ -38,6 +44,9 @@ func startCallwerkUDPTCP(t *testing.T) (string, string, *testlog.Buffer) {
 	// baresip 1.0 (libre 1.1) gives up when the first challenge is not MD5.
 	cfg.SIP.DigestAlgorithms = []string{"MD5"}
 	cfg.Queues[0].Wrapup = config.Duration(time.Second)
+	if edit != nil {
+		edit(cfg)
+	}
 	require.NoError(t, cfg.Validate())
 	logs := &testlog.Buffer{}
 	log, err := logging.New(logs, "json")
