@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rand"
@@ -52,8 +53,10 @@ type Authenticator struct {
 	lookup func(user string) (password string, ok bool)
 	now    func() time.Time
 
+	shared NonceCounter // nil: counts are this node's own
+
 	mu        sync.Mutex
-	counts    map[string]nonceUse // nonce -> highest nc seen
+	counts    map[string]nonceUse // nonce -> highest nc seen; all of them without shared, else only during its outages
 	lastSweep time.Time
 }
 
@@ -163,8 +166,34 @@ func (a *Authenticator) Check(method, h string) (string, AuthResult) {
 	return user, AuthOK
 }
 
+// NonceCounter keeps the highest nonce count used with each nonce where
+// every node sees it, so that credentials replayed to another node are
+// refused too (nonces are signed with a key all nodes share, so any node
+// accepts any node's nonce).
+type NonceCounter interface {
+	// UseNonce records nc for nonce and reports whether it is higher than
+	// every count recorded for it before; the record may go after expires.
+	UseNonce(ctx context.Context, nonce string, nc uint64, expires time.Time) (bool, error)
+}
+
+// SharedNonceTimeout bounds one NonceCounter call; past it, or on an
+// error, the node's own counts decide.
+const SharedNonceTimeout = 500 * time.Millisecond
+
+// ShareNonceCounts makes a keep nonce counts in c, shared by all nodes.
+// Call it before a is used.
+func (a *Authenticator) ShareNonceCounts(c NonceCounter) { a.shared = c }
+
 // useNonce records nc for nonce; false if nc does not exceed the last one.
 func (a *Authenticator) useNonce(nonce string, nc uint64, expires, now time.Time) bool {
+	if a.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), SharedNonceTimeout)
+		ok, err := a.shared.UseNonce(ctx, nonce, nc, expires)
+		cancel()
+		if err == nil {
+			return ok
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if now.Sub(a.lastSweep) > NonceLifetime/10 {

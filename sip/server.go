@@ -89,6 +89,8 @@ type Config struct {
 	// MaxMessageSize is the largest SIP message taken, in bytes; 0 =
 	// DefaultMaxMessageSize.
 	MaxMessageSize int
+	// Nonces, if set, keeps digest nonce counts for all nodes.
+	Nonces NonceCounter
 }
 
 // Timeouts of the edge.
@@ -158,6 +160,9 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 		p, ok := cfg.Agents[u]
 		return p, ok
 	})
+	if cfg.Nonces != nil {
+		s.auth.ShareNonceCounts(cfg.Nonces)
+	}
 	s.loc = NewLocation(func(agent string, p acd.Presence) {
 		ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 		defer cancel()

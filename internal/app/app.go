@@ -132,6 +132,9 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.redis != nil {
+		scfg.Nonces = a.redis.Nonces() // a replay to another node is refused too
+	}
 	scfg.Withdraw = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
