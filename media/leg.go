@@ -38,6 +38,8 @@ type Leg struct {
 	peer   atomic.Pointer[bridgeEnd] // bridged peer; written under relay.mu, read per packet
 	telPT  atomic.Int32              // our telephone-event PT on this leg, -1 = unknown
 	out    outStream                 // the stream sent to this leg's far end
+	keys   atomic.Pointer[chan byte] // where DTMF key presses from the far end go; nil: nowhere
+	dtmf   dtmfDetector              // reader goroutine only
 
 	player *player // guarded by relay.mu
 
@@ -157,28 +159,71 @@ func (l *Leg) SetTelephoneEvent(pt int) {
 	l.telPT.Store(int32(pt))
 }
 
+// OnDTMF sends the keys the far end presses (RFC 4733 telephone-event, with
+// the payload type SetTelephoneEvent gave) to ch, one per key press, as the
+// press begins; nil stops it. A key that finds ch full is dropped: the
+// reader never waits. Keys are still forwarded to a bridged peer.
+func (l *Leg) OnDTMF(ch chan byte) {
+	if ch == nil {
+		l.keys.Store(nil)
+		return
+	}
+	l.keys.Store(&ch)
+}
+
+// keyPressed passes on the key of a telephone-event packet, if it starts
+// one. It does not allocate.
+func (l *Leg) keyPressed(pkt []byte) {
+	ch := l.keys.Load()
+	if ch == nil {
+		return
+	}
+	if k := l.dtmf.key(pkt); k != 0 {
+		select {
+		case *ch <- k:
+		default:
+		}
+	}
+}
+
 // Play starts sending src to the leg's far end, looped, one 20 ms frame per
 // tick of the relay's clock, in the leg's codec. It replaces any source
 // already playing. While the leg plays, packets from a bridged peer are not
 // sent to it (hold music over a bridge); StopPlay gives the stream back to
 // the peer. Play on a closed leg, or with a nil src, only stops playing.
 func (l *Leg) Play(src *Source) {
+	l.play(src, false)
+}
+
+// PlayOnce is Play without the loop: it sends src once and returns a
+// channel closed when src has been sent, or the leg plays something else,
+// stops playing or closes. The leg then sends nothing (or its bridged
+// peer's packets, after StopPlay) until told otherwise.
+func (l *Leg) PlayOnce(src *Source) <-chan struct{} {
+	return l.play(src, true)
+}
+
+func (l *Leg) play(src *Source, once bool) <-chan struct{} {
 	if src == nil {
 		l.StopPlay()
-		return
+		return closedChan
 	}
 	r := l.relay
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stopPlayerLocked(l)
 	if l.closed.Load() {
-		return
+		return closedChan
 	}
 	p := newPlayer(l, src, r.ids.Add(1))
+	p.once = once
 	l.player = p
 	l.out.setActive(p.id)
 	r.addPlayerLocked(p)
+	return p.done
 }
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // StopPlay stops the leg's player, if any.
 func (l *Leg) StopPlay() {
@@ -282,6 +327,9 @@ func (l *Leg) receiveRTP(pkt []byte, src netip.AddrPort, now time.Time) {
 		l.dropped.Add(1)
 		l.logUnexpected(src)
 		return
+	}
+	if in := l.telPT.Load(); in >= 0 && int32(pkt[1]&0x7F) == in {
+		l.keyPressed(pkt)
 	}
 	end := l.peer.Load()
 	if end == nil {

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,9 @@ type player struct {
 	src     *Source
 	id      uint64      // input id in leg.out
 	stopped atomic.Bool // set by control (StopPlay, Bridge, Close); the clock skips stopped players
+	once    bool        // play src once, not looped
+	done    chan struct{}
+	ended   sync.Once
 
 	frame int
 	pkt   rtp.Packet // reused: only SequenceNumber, Timestamp and Payload change
@@ -25,11 +29,22 @@ func newPlayer(l *Leg, src *Source, id uint64) *player {
 	// The player's own seq/timestamp start at 0; leg.out maps them onto the
 	// leg's stream. SSRC is written by leg.out too.
 	p.pkt.Header = rtp.Header{Version: 2, PayloadType: l.codec.PT}
+	p.done = make(chan struct{})
 	return p
+}
+
+// finish stops the player and closes done, once.
+func (p *player) finish() {
+	p.stopped.Store(true)
+	p.ended.Do(func() { close(p.done) })
 }
 
 // tick sends the next frame. It does not allocate.
 func (p *player) tick(now time.Time) {
+	if p.once && p.frame >= p.src.Frames() {
+		p.finish() // the leg stays silent until control plays something else
+		return
+	}
 	p.pkt.Payload = p.src.Frame(p.leg.codec, p.frame)
 	n, err := p.pkt.MarshalTo(p.buf[:])
 	if err != nil {

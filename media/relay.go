@@ -165,7 +165,7 @@ func (r *Relay) stopPlayerLocked(l *Leg) {
 	if p == nil {
 		return
 	}
-	p.stopped.Store(true)
+	p.finish()
 	l.player = nil
 	r.removePlayerLocked(p)
 	next := uint64(0)

@@ -1,0 +1,90 @@
+package media
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// TelephoneEvent is the payload of one RFC 4733 telephone-event packet
+// (§2.3):
+//
+//	byte 0: event            byte 1: E(1) R(1) volume(6)
+//	bytes 2-3: duration (in timestamp units, from the event's start)
+//
+// A sender repeats the packet while the key is down, with the same RTP
+// timestamp and a growing duration, then sends the final packet (E set)
+// three times.
+type TelephoneEvent struct {
+	Event    uint8
+	End      bool
+	Volume   uint8 // 0..63, -dBm0
+	Duration uint16
+}
+
+// ErrShortEvent is returned for a telephone-event payload under 4 bytes.
+var ErrShortEvent = errors.New("telephone-event payload shorter than 4 bytes")
+
+// ParseTelephoneEvent reads the first event of an RFC 4733 payload (a
+// payload may carry several only in redundancy, RFC 4733 §2.5, which
+// phones do not send for DTMF).
+func ParseTelephoneEvent(payload []byte) (TelephoneEvent, error) {
+	if len(payload) < 4 {
+		return TelephoneEvent{}, ErrShortEvent
+	}
+	return TelephoneEvent{
+		Event:    payload[0],
+		End:      payload[1]&0x80 != 0,
+		Volume:   payload[1] & 0x3F,
+		Duration: binary.BigEndian.Uint16(payload[2:4]),
+	}, nil
+}
+
+// dtmfDigits maps RFC 4733 §3.2 events 0-15 to their keys.
+const dtmfDigits = "0123456789*#ABCD"
+
+// Digit is the key of a DTMF event (0-15), or 0 for other events
+// (line events, tones).
+func (e TelephoneEvent) Digit() byte {
+	if int(e.Event) < len(dtmfDigits) {
+		return dtmfDigits[e.Event]
+	}
+	return 0
+}
+
+// rtpPayload returns the payload of the valid RTP packet pkt (validRTP
+// holds): after the CSRC list and header extension, before the padding.
+func rtpPayload(pkt []byte) []byte {
+	off := rtpHeaderLen + 4*int(pkt[0]&0x0F)
+	if pkt[0]&0x10 != 0 {
+		off += 4 + 4*int(binary.BigEndian.Uint16(pkt[off+2:]))
+	}
+	end := len(pkt)
+	if pkt[0]&0x20 != 0 {
+		end -= int(pkt[len(pkt)-1])
+	}
+	return pkt[off:end]
+}
+
+// dtmfDetector turns a leg's telephone-event packets into key presses: one
+// per event, reported at the event's first packet (so a menu reacts while
+// the key is still down), whatever the retransmissions. An event is one
+// RTP timestamp (§2.5.1.2). It runs on the leg's reader goroutine only.
+type dtmfDetector struct {
+	last    uint32 // timestamp of the last event reported
+	started bool
+}
+
+// key returns the key of the telephone-event packet pkt (valid RTP) if it
+// starts a new event, else 0.
+func (d *dtmfDetector) key(pkt []byte) byte {
+	ev, err := ParseTelephoneEvent(rtpPayload(pkt))
+	if err != nil {
+		return 0
+	}
+	ts := binary.BigEndian.Uint32(pkt[4:8])
+	if d.started && ts == d.last {
+		return 0 // the same key press: a repeat or an end packet
+	}
+	d.started, d.last = true, ts
+	return ev.Digit()
+}
