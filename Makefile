@@ -4,7 +4,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME   ?= 1s
 FUZZTIME    ?= 30s
 
-.PHONY: build run test test-deps bench lint fuzz clean
+.PHONY: build run test test-deps bench lint fuzz prompts clean
 
 build:
 	$(GO) build -o bin/callwerk ./cmd/callwerk
@@ -41,6 +41,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSanity -fuzztime $(FUZZTIME) ./sip/
 	$(GO) test -run '^$$' -fuzz 'FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/config/
 	$(GO) test -run '^$$' -fuzz FuzzParseQueueLogLine -fuzztime $(FUZZTIME) ./queues/
+
+# Regenerates the built-in German prompts with espeak-ng (committed WAVs).
+prompts:
+	./scripts/prompts.sh
 
 clean:
 	rm -rf bin

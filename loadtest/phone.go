@@ -323,6 +323,30 @@ type MemberCall struct {
 // Done is closed when the call ended.
 func (c *MemberCall) Done() <-chan struct{} { return c.dialog.Context().Done() }
 
+// TelephoneEventPT is the payload type the member offers for RFC 4733 DTMF.
+const TelephoneEventPT = 101
+
+// SendDTMF presses key (0-9, *, #, A-D) as RFC 4733 telephone-events in
+// the call's RTP.
+func (c *MemberCall) SendDTMF(key byte) error { return c.RTP.SendKey(key, TelephoneEventPT) }
+
+// SendINFO presses key as a SIP INFO in the dialog (application/dtmf-relay,
+// the fallback of phones without RFC 4733) and returns the response's status.
+func (c *MemberCall) SendINFO(ctx context.Context, key byte) (int, error) {
+	contact := c.Answer.Contact()
+	if contact == nil {
+		return 0, errors.New("send info: the answer has no Contact")
+	}
+	req := sip.NewRequest(sip.INFO, contact.Address)
+	req.SetBody([]byte("Signal=" + string(key) + "\r\nDuration=160\r\n"))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
+	res, err := c.dialog.Do(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("send info: %w", err)
+	}
+	return res.StatusCode, nil
+}
+
 // Hangup sends BYE and stops the media.
 func (c *MemberCall) Hangup(ctx context.Context) error {
 	defer c.RTP.Close()
@@ -361,7 +385,7 @@ func (p *Phone) Call(ctx context.Context, o CallOptions) (*MemberCall, error) {
 		return nil, err
 	}
 	offer := media.BuildSDP(media.SDPParams{SessionID: 2, Version: 1, Addr: peer.Addr().Addr(), Port: int(peer.Addr().Port()),
-		Codec: media.PCMU, TelEventPT: 101})
+		Codec: media.PCMU, TelEventPT: TelephoneEventPT})
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: o.Number, Host: host, Port: port})
 	req.SetBody(offer)
 	ct := sip.ContentTypeHeader("application/sdp")

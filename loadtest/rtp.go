@@ -3,10 +3,12 @@ package loadtest
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -332,4 +334,39 @@ func (c *sendClock) run(stop, stopped chan struct{}) {
 		case <-t.C:
 		}
 	}
+}
+
+// SendKey sends one DTMF key press as RFC 4733 telephone-events with
+// payload type pt to the far end Send was given: three packets while the
+// key is down, 20 ms apart, then the final packet three times, all with
+// one timestamp. Call it after Send; it blocks for about 60 ms.
+func (p *RTPPeer) SendKey(key byte, pt uint8) error {
+	ev := strings.IndexByte("0123456789*#ABCD", key)
+	if ev < 0 {
+		return fmt.Errorf("send key: %q is not a DTMF key", key)
+	}
+	if !p.sending.Load() {
+		return errors.New("send key: no far end yet")
+	}
+	h := rtp.Header{Version: 2, PayloadType: pt, SSRC: rand.Uint32(), SequenceNumber: uint16(rand.Uint32()),
+		Timestamp: rand.Uint32(), Marker: true}
+	for i, d := range []uint16{160, 320, 480, 480, 480, 480} {
+		end := byte(0)
+		if i >= 3 {
+			end = 0x80
+		}
+		b, err := (&rtp.Packet{Header: h, Payload: []byte{byte(ev), end | 10, byte(d >> 8), byte(d)}}).Marshal()
+		if err != nil {
+			return err
+		}
+		if _, err := p.conn.WriteToUDPAddrPort(b, p.dst); err != nil {
+			return fmt.Errorf("send key: %w", err)
+		}
+		h.Marker = false
+		h.SequenceNumber++
+		if i < 3 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
 }

@@ -38,11 +38,17 @@ func LoadWAV(path string) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load wav: %w", err)
 	}
+	return DecodeWAV(path, b)
+}
+
+// DecodeWAV is LoadWAV for a file's contents b; name names the Source and
+// the errors.
+func DecodeWAV(name string, b []byte) (*Source, error) {
 	samples, rate, err := decodeWAV(b)
 	if err != nil {
-		return nil, fmt.Errorf("load wav %q: %w: %w", path, ErrBadWAV, err)
+		return nil, fmt.Errorf("load wav %q: %w: %w", name, ErrBadWAV, err)
 	}
-	return newSource(path, toPCM16(resample(samples, rate, sampleRate))), nil
+	return newSource(name, toPCM16(resample(samples, rate, sampleRate))), nil
 }
 
 type wavFormat struct {

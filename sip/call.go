@@ -44,6 +44,8 @@ type call struct {
 	agentLeg atomic.Pointer[media.Leg] // set once the agent answered; read by onReInvite
 	agentDlg atomic.Pointer[sipgo.DialogClientSession]
 	transfer chan string // queue the agent transferred the call to (REFER), for talk
+	menu     *Menu       // the number's menu, played before the call queues
+	keys     chan byte   // DTMF keys from the member (RTP and INFO) while a menu listens
 
 	rings sync.WaitGroup // ring attempts still finishing (CANCEL, late 200)
 }
@@ -116,18 +118,24 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	c := &call{
 		id: newCallID(), s: s, queue: num.Queue, early: num.Early, prio: num.Priority,
-		codec: codec, telPT: offer.TelEventPT, started: time.Now(),
+		codec: codec, telPT: offer.TelEventPT, started: time.Now(), menu: num.Menu, keys: make(chan byte, 8),
 		transfer: make(chan string, 1),
 	}
-	c.log = s.log.With().
+	lc := s.log.With().
 		Str("call_id", string(c.id)).
-		Str("sip_call_id", req.CallID().Value()).
-		Str("queue", c.queue).
-		Str("caller", s.pseudo.Number(req.From().Address.User)).
-		Logger()
+		Str("sip_call_id", req.CallID().Value())
+	if num.Menu != nil {
+		lc = lc.Str("menu", num.Menu.Name) // the queue is logged once chosen
+	} else {
+		lc = lc.Str("queue", c.queue)
+	}
+	c.log = lc.Str("caller", s.pseudo.Number(req.From().Address.User)).Logger()
 
 	actx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
-	err = s.router.Admit(actx, num.Queue)
+	err = nil
+	if num.Menu == nil { // a menu's queue is admitted once chosen
+		err = s.router.Admit(actx, num.Queue)
+	}
 	cancel()
 	switch {
 	case errors.Is(err, acd.ErrQueueFull):
@@ -160,6 +168,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c.memberLeg.SetRemote(remote)
+	c.memberLeg.SetTelephoneEvent(offer.TelEventPT)
 
 	s.callWG.Add(1)
 	defer s.callWG.Done()
@@ -208,6 +217,23 @@ func (c *call) run(ctx context.Context) error {
 		}
 	} else if err := c.answerMember(answer); err != nil {
 		return err
+	}
+	if c.menu != nil {
+		q, err := c.runMenu(ctx, c.menu)
+		if err != nil {
+			if errors.Is(err, errNoChoice) {
+				c.release(sip.StatusTemporarilyUnavailable)
+			}
+			return err
+		}
+		if err := c.s.router.Admit(ctx, q); err != nil {
+			c.log.Info().Err(err).Str("queue", q).Msg("chosen queue refuses the call")
+			_ = c.hear(ctx, c.s.prompts.Goodbye)
+			c.release(sip.StatusTemporarilyUnavailable)
+			return fmt.Errorf("queue %s: %w", q, err)
+		}
+		c.queue = q
+		c.log = c.log.With().Str("queue", q).Logger()
 	}
 	c.memberLeg.Play(c.s.hold)
 	c.log.Info().Bool("early", c.early).Msg("call queued")

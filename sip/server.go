@@ -52,6 +52,7 @@ type Listener struct {
 // Number is a dialled number that leads to a queue.
 type Number struct {
 	Queue    string
+	Menu     *Menu // if set, the member picks the queue in this menu
 	Early    bool // answer with 183 early media and send 200 only when an agent answers
 	Priority int  // calls to this number are served before lower priorities
 }
@@ -91,6 +92,8 @@ type Config struct {
 	MaxMessageSize int
 	// Nonces, if set, keeps digest nonce counts for all nodes.
 	Nonces NonceCounter
+	// Prompts are the built-in prompts menus need.
+	Prompts Prompts
 }
 
 // Timeouts of the edge.
@@ -111,6 +114,7 @@ type Server struct {
 	router Router
 	relay  Relay
 	hold   *media.Source
+	prompts Prompts
 
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
@@ -146,7 +150,7 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 		return nil, errors.New("sip: no listeners")
 	}
 	s := &Server{
-		cfg: cfg, log: log, pseudo: p, router: router, relay: relay, hold: hold,
+		cfg: cfg, log: log, pseudo: p, router: router, relay: relay, hold: hold, prompts: cfg.Prompts,
 		udp:      make(map[string]net.PacketConn),
 		parseLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second}),
 	}
@@ -204,6 +208,7 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 	s.srv.OnCancel(s.onCancel)
 	s.srv.OnRefer(s.onRefer)
 	s.srv.OnOptions(s.onOptions)
+	s.srv.OnInfo(s.onInfo)
 	return s, nil
 }
 

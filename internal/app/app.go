@@ -19,6 +19,7 @@ import (
 
 	"github.com/callwerk/callwerk/acd"
 	"github.com/callwerk/callwerk/internal/config"
+	"github.com/callwerk/callwerk/internal/prompts"
 	"github.com/callwerk/callwerk/internal/pseudo"
 	"github.com/callwerk/callwerk/media"
 	"github.com/callwerk/callwerk/queues"
@@ -242,8 +243,27 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 		}
 		sc.Trunks = append(sc.Trunks, ps...)
 	}
+	menus := make(map[string]*sip.Menu, len(cfg.Menus))
+	for _, m := range cfg.Menus {
+		prompt, err := media.LoadWAV(m.Prompt)
+		if err != nil {
+			return sip.Config{}, fmt.Errorf("menus %s: prompt: %w", m.Name, err)
+		}
+		sm := &sip.Menu{Name: m.Name, Prompt: prompt, Options: make(map[byte]string, len(m.Options)),
+			Timeout: m.Timeout.D(), Attempts: m.Attempts, Default: m.Default}
+		for k, q := range m.Options {
+			sm.Options[k[0]] = q
+		}
+		menus[m.Name] = sm
+	}
 	for _, n := range cfg.Numbers {
-		sc.Numbers[n.Number] = sip.Number{Queue: n.Queue, Early: n.Answer == "early", Priority: n.Priority}
+		sc.Numbers[n.Number] = sip.Number{Queue: n.Queue, Menu: menus[n.Menu], Early: n.Answer == "early", Priority: n.Priority}
+	}
+	if sc.Prompts.Invalid, err = prompts.Load(prompts.Invalid); err != nil {
+		return sip.Config{}, err
+	}
+	if sc.Prompts.Goodbye, err = prompts.Load(prompts.Goodbye); err != nil {
+		return sip.Config{}, err
 	}
 	for _, ag := range cfg.Agents {
 		sc.Agents[ag.ID] = ag.Password

@@ -44,17 +44,18 @@ const (
 
 // Config is the whole configuration file of one Callwerk node.
 type Config struct {
-	Node    Node     `yaml:"node"`    // identity of this node in a cluster
-	SIP     SIP      `yaml:"sip"`     // SIP listeners and digest realm
-	Media   Media    `yaml:"media"`   // RTP relay address, ports and hold music
-	HTTP    HTTP     `yaml:"http"`    // HTTP API, metrics and health checks
-	Store   string   `yaml:"store"`   // "memory" or a redis:// / rediss:// URL; default "memory"
-	Bus     string   `yaml:"bus"`     // "embedded" or a nats:// / tls:// URL (comma-separated for a cluster); default "embedded"
-	Privacy Privacy  `yaml:"privacy"` // pseudonymisation of caller numbers in logs and events
-	Trunks  []Trunk  `yaml:"trunks"`  // carriers whose INVITEs are accepted without authentication
-	Numbers []Number `yaml:"numbers"` // dialled numbers and the queue each one feeds
-	Queues  []Queue  `yaml:"queues"`  // call queues; at least one
-	Agents  []Agent  `yaml:"agents"`  // clerks: SIP accounts of their phones and their queues
+	Node    Node     `yaml:"node"`            // identity of this node in a cluster
+	SIP     SIP      `yaml:"sip"`             // SIP listeners and digest realm
+	Media   Media    `yaml:"media"`           // RTP relay address, ports and hold music
+	HTTP    HTTP     `yaml:"http"`            // HTTP API, metrics and health checks
+	Store   string   `yaml:"store"`           // "memory" or a redis:// / rediss:// URL; default "memory"
+	Bus     string   `yaml:"bus"`             // "embedded" or a nats:// / tls:// URL (comma-separated for a cluster); default "embedded"
+	Privacy Privacy  `yaml:"privacy"`         // pseudonymisation of caller numbers in logs and events
+	Trunks  []Trunk  `yaml:"trunks"`          // carriers whose INVITEs are accepted without authentication
+	Numbers []Number `yaml:"numbers"`         // dialled numbers and the queue (or menu) each one feeds
+	Menus   []Menu   `yaml:"menus,omitempty"` // voice menus numbers can lead to: press 1 for ..., 2 for ...
+	Queues  []Queue  `yaml:"queues"`          // call queues; at least one
+	Agents  []Agent  `yaml:"agents"`          // clerks: SIP accounts of their phones and their queues
 	// QueueLog is a file the queue events are appended to in the style of
 	// Asterisk's queue_log (docs/queue-log.md); empty = no file.
 	QueueLog string `yaml:"queue_log"`
@@ -207,13 +208,35 @@ type Trunk struct {
 
 // Number maps a dialled number to a queue.
 type Number struct {
-	Number string `yaml:"number"` // Request-URI user part: optional leading +, then digits, * and #; unique
-	Queue  string `yaml:"queue"`  // name of a configured queue
-	Answer string `yaml:"answer"` // "immediate" or "early"; default DefaultAnswer
+	Number string `yaml:"number"`         // Request-URI user part: optional leading +, then digits, * and #; unique
+	Queue  string `yaml:"queue"`          // name of a configured queue; or
+	Menu   string `yaml:"menu,omitempty"` // name of a configured menu, which leads to queues
+	Answer string `yaml:"answer"`         // "immediate" or "early"; default DefaultAnswer
 	// Priority of calls to this number: 0..100, higher first, whatever
 	// their wait; default 0.
 	Priority int `yaml:"priority,omitempty"`
 }
+
+// Menu is a voice menu: the member hears Prompt and presses a key; each
+// key in Options leads to a queue. No key within Timeout after the prompt,
+// or a key not offered, plays the prompt again (after "invalid input" for a
+// wrong key), Attempts times in all; then the call goes to Default, or,
+// without one, hears goodbye and is hung up. Keys are RFC 4733
+// telephone-events or SIP INFO (application/dtmf-relay, application/dtmf).
+type Menu struct {
+	Name     string            `yaml:"name"`     // [a-z0-9_-]{1,32}, unique
+	Prompt   string            `yaml:"prompt"`   // WAV file (any rate, converted to 8 kHz)
+	Options  map[string]string `yaml:"options"`  // key (0-9, * or #) -> queue
+	Timeout  Duration          `yaml:"timeout"`  // 1s..60s; default DefaultMenuTimeout
+	Attempts int               `yaml:"attempts"` // 1..6; default DefaultMenuAttempts
+	Default  string            `yaml:"default"`  // queue after the last attempt; "" = goodbye
+}
+
+// Menu defaults.
+const (
+	DefaultMenuTimeout  = 5 * time.Second
+	DefaultMenuAttempts = 3
+)
 
 // Queue is a call queue served by agents.
 type Queue struct {

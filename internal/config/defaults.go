@@ -83,6 +83,14 @@ func (c *Config) ApplyDefaults() {
 	if len(c.PauseReasons) == 0 {
 		c.PauseReasons = append([]string(nil), DefaultPauseReasons...)
 	}
+	for i := range c.Menus {
+		if c.Menus[i].Timeout == 0 {
+			c.Menus[i].Timeout = Duration(DefaultMenuTimeout)
+		}
+		if c.Menus[i].Attempts == 0 {
+			c.Menus[i].Attempts = DefaultMenuAttempts
+		}
+	}
 	for i := range c.Numbers {
 		if c.Numbers[i].Answer == "" {
 			c.Numbers[i].Answer = DefaultAnswer

@@ -52,7 +52,8 @@ func (c *Config) Validate() error {
 	v.privacy(c.Privacy)
 	v.trunks(c.Trunks)
 	queues := v.queues(c.Queues)
-	v.numbers(c.Numbers, queues)
+	menus := v.menus(c.Menus, queues)
+	v.numbers(c.Numbers, queues, menus)
 	v.agents(c.Agents, queues)
 	v.pauseReasons(c.PauseReasons)
 	return errors.Join(v.errs...)
@@ -458,7 +459,47 @@ func (v *validator) name(path, name, kind string, seen map[string]int, i int) {
 	}
 }
 
-func (v *validator) numbers(ns []Number, queues map[string]bool) {
+// menuKeyRE matches a menu option's key.
+var menuKeyRE = regexp.MustCompile(`^[0-9*#]$`)
+
+func (v *validator) menus(ms []Menu, queues map[string]bool) map[string]bool {
+	seen := map[string]int{}
+	for i, m := range ms {
+		path := fmt.Sprintf("menus[%d]", i)
+		v.name(path+".name", m.Name, "menus", seen, i)
+		if m.Prompt == "" {
+			v.add(path+".prompt", "must name a WAV file")
+		} else if err := checkWAV(m.Prompt); err != nil {
+			v.add(path+".prompt", "%v", err)
+		}
+		if len(m.Options) == 0 {
+			v.add(path+".options", "must map at least one key to a queue")
+		}
+		for _, k := range slices.Sorted(maps.Keys(m.Options)) {
+			if !menuKeyRE.MatchString(k) {
+				v.add(path+".options", "key %q must be one of 0-9, * or #", k)
+				continue
+			}
+			v.queueRef(path+".options."+k, m.Options[k], queues)
+		}
+		if m.Timeout.D() < time.Second || m.Timeout.D() > time.Minute {
+			v.add(path+".timeout", "must be between 1s and 60s (got %s)", m.Timeout.D())
+		}
+		if m.Attempts < 1 || m.Attempts > 6 {
+			v.add(path+".attempts", "must be between 1 and 6 (got %d)", m.Attempts)
+		}
+		if m.Default != "" {
+			v.queueRef(path+".default", m.Default, queues)
+		}
+	}
+	out := make(map[string]bool, len(seen))
+	for name := range seen {
+		out[name] = true
+	}
+	return out
+}
+
+func (v *validator) numbers(ns []Number, queues, menus map[string]bool) {
 	seen := map[string]int{}
 	for i, n := range ns {
 		path := fmt.Sprintf("numbers[%d]", i)
@@ -474,7 +515,14 @@ func (v *validator) numbers(ns []Number, queues map[string]bool) {
 		default:
 			seen[n.Number] = i
 		}
-		v.queueRef(path+".queue", n.Queue, queues)
+		switch {
+		case n.Menu != "" && n.Queue != "":
+			v.add(path, "names both a queue and a menu: one of them")
+		case n.Menu != "" && !menus[n.Menu]:
+			v.add(path+".menu", "unknown menu %q", n.Menu)
+		case n.Menu == "":
+			v.queueRef(path+".queue", n.Queue, queues)
+		}
 		switch n.Answer {
 		case AnswerImmediate, AnswerEarly:
 		default:

@@ -42,6 +42,11 @@ func TestValidateValid(t *testing.T) {
 		{"numbers with star hash plus", func(c *Config) { c.Numbers[0].Number = "*55#" }},
 		{"trunk ipv6 and mapped", func(c *Config) { c.Trunks[1].Addresses = []string{"2001:db8::/32", "::ffff:192.0.2.99"} }},
 		{"hold music wav", func(c *Config) { c.Media.HoldMusic = filepath.Join("testdata", "hold.wav") }},
+		{"menu", func(c *Config) {
+			c.Menus = []Menu{{Name: "main", Prompt: filepath.Join("testdata", "hold.wav"), Options: map[string]string{"1": "service", "#": "billing"},
+				Timeout: Duration(time.Second), Attempts: 1, Default: "service"}}
+			c.Numbers[0].Queue, c.Numbers[0].Menu = "", "main"
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,6 +113,17 @@ func TestValidateInvalid(t *testing.T) {
 		{"connections per ip", func(c *Config) { c.SIP.Connections.PerIP = -2 }, "sip.connections.per_ip", "between 1 and 10000 (got -2)"},
 		{"first message timeout", func(c *Config) { c.SIP.Connections.FirstMessage = Duration(10 * time.Minute) }, "sip.connections.first_message_timeout", "between 1s and 5m (got 10m0s)"},
 		{"message size", func(c *Config) { c.SIP.MaxMessageSize = 100 }, "sip.max_message_size", "between 1024 and 65535 bytes (got 100)"},
+		{"menu unknown", func(c *Config) { c.Numbers[0].Queue, c.Numbers[0].Menu = "", "nope" }, "numbers[0].menu", `unknown menu "nope"`},
+		{"menu and queue", func(c *Config) { c.Menus = []Menu{testMenu()}; c.Numbers[0].Menu = "main" }, "numbers[0]", "both a queue and a menu"},
+		{"menu key", func(c *Config) { m := testMenu(); m.Options["12"] = "service"; c.Menus = []Menu{m} }, "menus[0].options", `key "12" must be one of 0-9, * or #`},
+		{"menu option queue", func(c *Config) { m := testMenu(); m.Options["2"] = "nope"; c.Menus = []Menu{m} }, "menus[0].options.2", `unknown queue "nope"`},
+		{"menu no options", func(c *Config) { m := testMenu(); m.Options = nil; c.Menus = []Menu{m} }, "menus[0].options", "at least one key"},
+		{"menu prompt missing", func(c *Config) { m := testMenu(); m.Prompt = "nope.wav"; c.Menus = []Menu{m} }, "menus[0].prompt", `cannot use "nope.wav"`},
+		{"menu prompt not wav", func(c *Config) { m := testMenu(); m.Prompt = notWAV; c.Menus = []Menu{m} }, "menus[0].prompt", "not a WAV file"},
+		{"menu timeout", func(c *Config) { m := testMenu(); m.Timeout = Duration(2 * time.Minute); c.Menus = []Menu{m} }, "menus[0].timeout", "between 1s and 60s (got 2m0s)"},
+		{"menu attempts", func(c *Config) { m := testMenu(); m.Attempts = 9; c.Menus = []Menu{m} }, "menus[0].attempts", "between 1 and 6 (got 9)"},
+		{"menu default", func(c *Config) { m := testMenu(); m.Default = "nope"; c.Menus = []Menu{m} }, "menus[0].default", `unknown queue "nope"`},
+		{"menu name", func(c *Config) { m := testMenu(); m.Name = "Main Menu"; c.Menus = []Menu{m} }, "menus[0].name", "lower-case letters"},
 		{"flood exempt bad", func(c *Config) { c.SIP.Flood.Exempt = []string{"10.0.0.0/8", "nope"} }, "sip.flood", `exempt[1]: want a CIDR`},
 		{"three ports", func(c *Config) { c.Media.Ports = "20000-20002" }, "media.ports", "at least 4 ports (got 3)"},
 		{"negative quarantine", func(c *Config) { c.Media.Quarantine = Duration(-time.Second) }, "media.quarantine", "between 0s and 60s (got -1s)"},
@@ -327,4 +343,9 @@ func TestLeaveWhenEmptyDefaultAndExplicitFalse(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, c.Queues[0].LeaveWhenEmpty, "default")
 	assert.False(t, c.Queues[1].LeaveWhenEmpty, "explicit false is kept")
+}
+
+func testMenu() Menu {
+	return Menu{Name: "main", Prompt: filepath.Join("testdata", "hold.wav"), Options: map[string]string{"1": "service"},
+		Timeout: Duration(DefaultMenuTimeout), Attempts: DefaultMenuAttempts}
 }
