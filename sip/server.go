@@ -53,8 +53,8 @@ type Listener struct {
 type Number struct {
 	Queue    string
 	Menu     *Menu // if set, the member picks the queue in this menu
-	Early    bool // answer with 183 early media and send 200 only when an agent answers
-	Priority int  // calls to this number are served before lower priorities
+	Early    bool  // answer with 183 early media and send 200 only when an agent answers
+	Priority int   // calls to this number are served before lower priorities
 }
 
 // Config is the SIP edge's configuration.
@@ -108,12 +108,12 @@ const (
 
 // Server is the SIP edge.
 type Server struct {
-	cfg    Config
-	log    zerolog.Logger
-	pseudo *pseudo.Pseudonymizer
-	router Router
-	relay  Relay
-	hold   *media.Source
+	cfg     Config
+	log     zerolog.Logger
+	pseudo  *pseudo.Pseudonymizer
+	router  Router
+	relay   Relay
+	hold    *media.Source
 	prompts Prompts
 
 	ua      *sipgo.UserAgent
