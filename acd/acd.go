@@ -101,6 +101,7 @@ type ACD struct {
 	fences  map[CallID]uint64       // this node's offered and connected calls: the reservation's fence
 	closed  bool
 	out     outage
+	handles handleTimes // recent handle times per queue, for wait estimates
 }
 
 // DispatchInterval bounds how long a routable call can wait if a wake-up is
@@ -972,16 +973,19 @@ func (a *ACD) complete(ctx context.Context, call CallID, agent AgentID, ev Event
 // wrapUp puts agent into wrap-up after call and emits ev.
 func (a *ACD) wrapUp(ctx context.Context, call CallID, agent AgentID, fence uint64, ev Event) error {
 	now := ev.Time
+	var talk time.Duration
 	ag, err := a.updateAgent(ctx, agent, func(ag *Agent) error {
 		if ag.Fence != fence {
 			return ErrConflict
 		}
+		talk = now.Sub(ag.Since)
 		return StartWrapUp(ag, call, now)
 	})
 	if err != nil {
 		return fmt.Errorf("complete %s of %s: %w", call, agent, err)
 	}
 	ev.Agent, ev.Call = agent, call
+	a.handles.add(ev.Queue, talk+a.queues[ev.Queue].Wrapup)
 	a.events.Emit(ev)
 	a.emitAgent(&ag, now)
 	wrap := a.queues[ev.Queue].Wrapup

@@ -366,6 +366,9 @@ type CallOptions struct {
 	OnProvisional func(*sip.Response)
 	// Delays, if set, records the one-way delay of every tagged packet received.
 	Delays *Histogram
+	// KeepPayloads keeps every RTP payload the member receives
+	// (RTPPeer.Payloads), to tell what they heard in which order.
+	KeepPayloads bool
 }
 
 // cancelGrace is how long Call waits, once its context ends, for the
@@ -384,6 +387,7 @@ func (p *Phone) Call(ctx context.Context, o CallOptions) (*MemberCall, error) {
 	if err != nil {
 		return nil, err
 	}
+	peer.keep = o.KeepPayloads
 	offer := media.BuildSDP(media.SDPParams{SessionID: 2, Version: 1, Addr: peer.Addr().Addr(), Port: int(peer.Addr().Port()),
 		Codec: media.PCMU, TelEventPT: TelephoneEventPT})
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: o.Number, Host: host, Port: port})

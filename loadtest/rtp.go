@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,6 +91,9 @@ type RTPPeer struct {
 	buf     []byte
 	counter uint32
 
+	keep     bool     // keep every payload received (KeepPayloads); set before traffic
+	payloads [][]byte // guarded by mu
+
 	sending atomic.Bool
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -109,6 +113,14 @@ func NewRTPPeer(tag Tag, pt uint8, delays *Histogram) (*RTPPeer, error) {
 	p.wg.Add(1)
 	go p.receive(kernelTime)
 	return p, nil
+}
+
+// Payloads returns the payloads received so far, in order of arrival, if
+// the peer keeps them (CallOptions.KeepPayloads).
+func (p *RTPPeer) Payloads() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.payloads)
 }
 
 // Addr is the local RTP address to put into SDP.
@@ -191,6 +203,9 @@ func (p *RTPPeer) record(pkt *rtp.Packet, at int64) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.keep {
+		p.payloads = append(p.payloads, slices.Clone(pkt.Payload))
+	}
 	if _, ok := p.st.FirstTagged[tag]; !ok {
 		p.st.FirstTagged[tag] = int(p.st.Received)
 	}

@@ -122,3 +122,22 @@ func raisedCosine(x float64) float64 { return 0.5 - 0.5*math.Cos(math.Pi*x) }
 func durSamples(d time.Duration) int {
 	return int(d * sampleRate / time.Second)
 }
+
+// Concat joins clips into one, each starting on a frame boundary (the
+// padding of a clip's last frame stays: at most 20 ms of silence between
+// clips). Nil clips are skipped; no clips give nil.
+func Concat(name string, clips ...*Source) *Source {
+	var out *Source
+	for _, c := range clips {
+		if c == nil {
+			continue
+		}
+		if out == nil {
+			out = &Source{name: name}
+		}
+		out.frames += c.frames
+		out.ulaw = append(out.ulaw, c.ulaw...)
+		out.alaw = append(out.alaw, c.alaw...)
+	}
+	return out
+}

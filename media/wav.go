@@ -273,3 +273,31 @@ func toPCM16(x []float64) []int16 {
 	}
 	return out
 }
+
+// WAV returns the clip as a WAV file: 8 kHz mono µ-law (G.711), the form
+// the relay sends, at 8,000 bytes a second; DecodeWAV reads it back
+// unchanged. Silence that pads the last frame is included.
+func (s *Source) WAV() []byte {
+	const fmtLen, factLen = 18, 4
+	n := len(s.ulaw)
+	b := make([]byte, 0, 12+8+fmtLen+8+factLen+8+n)
+	le32 := func(v int) { b = binary.LittleEndian.AppendUint32(b, uint32(v)) }
+	le16 := func(v int) { b = binary.LittleEndian.AppendUint16(b, uint16(v)) }
+	b = append(b, "RIFF"...)
+	le32(4 + 8 + fmtLen + 8 + factLen + 8 + n)
+	b = append(b, "WAVEfmt "...)
+	le32(fmtLen)
+	le16(wavULaw)
+	le16(1)          // channels
+	le32(sampleRate) // samples per second
+	le32(sampleRate) // bytes per second
+	le16(1)          // block align
+	le16(8)          // bits per sample
+	le16(0)          // no extra format bytes
+	b = append(b, "fact"...) // required for non-PCM formats
+	le32(factLen)
+	le32(n)
+	b = append(b, "data"...)
+	le32(n)
+	return append(b, s.ulaw...)
+}

@@ -235,7 +235,13 @@ func (c *call) run(ctx context.Context) error {
 		c.queue = q
 		c.log = c.log.With().Str("queue", q).Logger()
 	}
-	c.memberLeg.Play(c.s.hold)
+	qm := c.s.cfg.Queues[c.queue]
+	var prompt <-chan struct{} // a greeting or announcement playing; music follows
+	if qm.Greeting != nil {
+		prompt = c.memberLeg.PlayOnce(qm.Greeting)
+	} else {
+		c.memberLeg.Play(c.s.hold)
+	}
 	c.log.Info().Bool("early", c.early).Msg("call queued")
 
 	offers, err := c.s.router.Enqueue(ctx, acd.Call{ID: c.id, Queue: c.queue, Priority: c.prio})
@@ -243,8 +249,23 @@ func (c *call) run(ctx context.Context) error {
 		c.release(sip.StatusServiceUnavailable)
 		return fmt.Errorf("enqueue: %w", err)
 	}
+	ann := newAnnouncer(qm)
+	defer func() { ann.stop() }()
 	for {
 		select {
+		case <-prompt:
+			prompt = nil
+			c.memberLeg.Play(c.s.hold)
+		case <-ann.C():
+			if prompt != nil { // the greeting (or an announcement) first
+				ann.retry(time.Second)
+				continue
+			}
+			w, ok := c.s.router.Waiting(c.id)
+			if say := ann.due(w, ok, c.s.cfg.Announcements); say != nil {
+				c.log.Debug().Int("position", w.Position).Dur("estimated_wait", w.Wait).Bool("has_estimate", w.HasWait).Msg("announcement")
+				prompt = c.memberLeg.PlayOnce(say)
+			}
 		case <-ctx.Done():
 			c.abandon()
 			c.release(sip.StatusServiceUnavailable)
@@ -280,6 +301,9 @@ func (c *call) run(ctx context.Context) error {
 			c.agentDlg.Store(nil)
 			c.log = c.log.With().Str("call_id", string(c.id)).Str("queue", c.queue).Logger()
 			c.memberLeg.Play(c.s.hold)
+			prompt = nil
+			ann.stop()
+			ann = newAnnouncer(c.s.cfg.Queues[c.queue])
 			c.log.Info().Str("from_call_id", string(old)).Msg("call transferred")
 			if offers, err = c.s.router.Enqueue(ctx, acd.Call{ID: c.id, Queue: c.queue, Priority: c.prio}); err != nil {
 				c.release(sip.StatusServiceUnavailable)

@@ -32,6 +32,8 @@ type Router interface {
 	Complete(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID, by string) error
 	Transfer(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID, target string) error
 	PeerGone(addr string)
+	// Waiting says where a waiting call stands, for announcements.
+	Waiting(call acd.CallID) (acd.WaitInfo, bool)
 	SetPresence(ctx context.Context, agent acd.AgentID, p acd.Presence) error
 	// For feature codes dialled by agents.
 	SetPause(ctx context.Context, agent acd.AgentID, reason string) error
@@ -94,6 +96,10 @@ type Config struct {
 	Nonces NonceCounter
 	// Prompts are the built-in prompts menus need.
 	Prompts Prompts
+	// Queues are the queues' greetings and announcement settings;
+	// Announcements the clips announcements are made of.
+	Queues        map[string]QueueMedia
+	Announcements Announcements
 }
 
 // Timeouts of the edge.

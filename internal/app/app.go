@@ -27,8 +27,11 @@ import (
 	"github.com/callwerk/callwerk/web"
 )
 
-// HoldMusic is the generated music on hold used when media.hold_music is empty.
-var holdNotes = []float64{523.25, 659.25, 783.99, 659.25, 587.33, 698.46, 880.00, 698.46}
+// holdMusic is the generated music on hold used when media.hold_music is empty.
+func holdMusic() *media.Source {
+	notes := []float64{523.25, 659.25, 783.99, 659.25, 587.33, 698.46, 880.00, 698.46}
+	return media.NewToneSource("hold", notes, 400*time.Millisecond, 8*time.Second)
+}
 
 // App is one running Callwerk node.
 type App struct {
@@ -122,7 +125,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	if a.relay, err = media.NewRelay(pool, log.With().Str("component", "media").Logger()); err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
-	hold := media.NewToneSource("hold", holdNotes, 400*time.Millisecond, 8*time.Second)
+	hold := holdMusic()
 	if cfg.Media.HoldMusic != "" {
 		if hold, err = media.LoadWAV(cfg.Media.HoldMusic); err != nil {
 			return nil, fmt.Errorf("media.hold_music: %w", err)
@@ -259,10 +262,7 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 	for _, n := range cfg.Numbers {
 		sc.Numbers[n.Number] = sip.Number{Queue: n.Queue, Menu: menus[n.Menu], Early: n.Answer == "early", Priority: n.Priority}
 	}
-	if sc.Prompts.Invalid, err = prompts.Load(prompts.Invalid); err != nil {
-		return sip.Config{}, err
-	}
-	if sc.Prompts.Goodbye, err = prompts.Load(prompts.Goodbye); err != nil {
+	if err := loadPrompts(cfg, &sc); err != nil {
 		return sip.Config{}, err
 	}
 	for _, ag := range cfg.Agents {
@@ -374,4 +374,41 @@ func (a *App) close() {
 	if a.bus != nil {
 		a.bus.Close()
 	}
+}
+
+// loadPrompts loads the built-in prompts and announcement clips, and each
+// queue's greeting, into sc.
+func loadPrompts(cfg *config.Config, sc *sip.Config) error {
+	var errs []error
+	load := func(name string) *media.Source {
+		src, err := prompts.Load(name)
+		errs = append(errs, err)
+		return src
+	}
+	sc.Prompts = sip.Prompts{Invalid: load(prompts.Invalid), Goodbye: load(prompts.Goodbye)}
+	a := sip.Announcements{Position: load(prompts.Position), Wait: load(prompts.Wait), WaitShort: load(prompts.WaitShort),
+		WaitLong: load(prompts.WaitLong), Minute: load(prompts.Minute), Minutes: load(prompts.Minutes)}
+	for n := 1; n <= prompts.Numbers; n++ {
+		a.Numbers = append(a.Numbers, load(prompts.Number(n)))
+	}
+	sc.Announcements = a
+	greeting := load(prompts.Greeting)
+	sc.Queues = make(map[string]sip.QueueMedia, len(cfg.Queues))
+	for _, q := range cfg.Queues {
+		qm := sip.QueueMedia{First: q.AnnounceFirst.D(), Every: q.AnnounceEvery.D(),
+			Position: q.Announce != config.AnnounceWait, Wait: q.Announce != config.AnnouncePosition}
+		switch q.Greeting {
+		case "":
+			qm.Greeting = greeting
+		case config.GreetingNone:
+		default:
+			src, err := media.LoadWAV(q.Greeting)
+			if err != nil {
+				return fmt.Errorf("queues %s: greeting: %w", q.Name, err)
+			}
+			qm.Greeting = src
+		}
+		sc.Queues[q.Name] = qm
+	}
+	return errors.Join(errs...)
 }

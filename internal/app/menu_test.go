@@ -101,6 +101,12 @@ func TestMenuTimeout(t *testing.T) {
 // logged reports whether the node logged message with the given field
 // values (name, value, name, value, ...).
 func logged(n *node, message string, fields ...string) bool {
+	return countLogged(n, message, fields...) > 0
+}
+
+// countLogged counts the node's log lines with message and the field values.
+func countLogged(n *node, message string, fields ...string) int {
+	count := 0
 	for line := range strings.Lines(n.logs.String()) {
 		var rec map[string]any
 		if json.Unmarshal([]byte(line), &rec) != nil || rec["message"] != message {
@@ -113,8 +119,8 @@ func logged(n *node, message string, fields ...string) bool {
 			}
 		}
 		if match {
-			return true
+			count++
 		}
 	}
-	return false
+	return count
 }

@@ -280,7 +280,28 @@ type Queue struct {
 	// steps in increasing `after` order, each listing the requirement from
 	// then on (a skill not listed is no longer required).
 	Widen []Widen `yaml:"widen,omitempty"`
+	// Greeting is played once when a call joins, before the music: a WAV
+	// file, "" for the built-in German greeting, or "none".
+	Greeting string `yaml:"greeting,omitempty"`
+	// Announce says what the periodic announcements tell a waiting member:
+	// "position+wait" (default), "position" or "wait". The first comes after
+	// AnnounceFirst (0s = no announcements), then every AnnounceEvery (0s =
+	// only once); an announcement is skipped if the member's position has
+	// not improved since the last one.
+	Announce      string   `yaml:"announce"`
+	AnnounceFirst Duration `yaml:"announce_first"` // 0s or 1s..10m; default DefaultAnnounceFirst
+	AnnounceEvery Duration `yaml:"announce_every"` // 0s or 5s..30m; default DefaultAnnounceEvery
 }
+
+// Announcement defaults and values.
+const (
+	DefaultAnnounceFirst = 30 * time.Second
+	DefaultAnnounceEvery = 60 * time.Second
+	AnnouncePositionWait = "position+wait"
+	AnnouncePosition     = "position"
+	AnnounceWait         = "wait"
+	GreetingNone         = "none"
+)
 
 // Widen is one step of a queue's skill widening.
 type Widen struct {

@@ -116,6 +116,15 @@ func (c *Config) ApplyDefaults() {
 		if !q.LeaveWhenEmpty {
 			q.LeaveWhenEmpty = true // restoreZeros keeps an explicit false
 		}
+		if q.Announce == "" {
+			q.Announce = AnnouncePositionWait
+		}
+		if q.AnnounceFirst == 0 {
+			q.AnnounceFirst = Duration(DefaultAnnounceFirst) // restoreZeros keeps an explicit 0s
+		}
+		if q.AnnounceEvery == 0 {
+			q.AnnounceEvery = Duration(DefaultAnnounceEvery)
+		}
 	}
 }
 

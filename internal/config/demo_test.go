@@ -22,7 +22,7 @@ func TestDemo(t *testing.T) {
 	assert.Equal(t, BusEmbedded, c.Bus)
 	assert.Equal(t, []Trunk{{Name: "local", Addresses: []string{"127.0.0.0/8"}}}, c.Trunks)
 	assert.Equal(t, []Number{{Number: "100", Queue: "service", Answer: AnswerImmediate}}, c.Numbers)
-	assert.Equal(t, []Queue{{Name: "service", RingTimeout: Duration(DefaultRingTimeout), Wrapup: Duration(DefaultWrapup), Strategy: DefaultStrategy, RingStep: Duration(DefaultRingStep), MaxMisses: DefaultMaxMisses, RejectBackoff: Duration(DefaultRejectBackoff), LeaveWhenEmpty: true}}, c.Queues)
+	assert.Equal(t, []Queue{{Name: "service", RingTimeout: Duration(DefaultRingTimeout), Wrapup: Duration(DefaultWrapup), Strategy: DefaultStrategy, RingStep: Duration(DefaultRingStep), MaxMisses: DefaultMaxMisses, RejectBackoff: Duration(DefaultRejectBackoff), LeaveWhenEmpty: true, Announce: AnnouncePositionWait, AnnounceFirst: Duration(DefaultAnnounceFirst), AnnounceEvery: Duration(DefaultAnnounceEvery)}}, c.Queues)
 
 	alnum12 := regexp.MustCompile(`^[A-Za-z0-9]{12}$`)
 	require.Len(t, c.Agents, 3)

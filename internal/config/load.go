@@ -314,6 +314,12 @@ func (w *walker) restoreZeros(c *Config) {
 		if w.zero[fmt.Sprintf("queues[%d].leave_when_empty", i)] {
 			c.Queues[i].LeaveWhenEmpty = false
 		}
+		if w.zero[fmt.Sprintf("queues[%d].announce_first", i)] {
+			c.Queues[i].AnnounceFirst = 0
+		}
+		if w.zero[fmt.Sprintf("queues[%d].announce_every", i)] {
+			c.Queues[i].AnnounceEvery = 0
+		}
 	}
 }
 

@@ -39,9 +39,9 @@ func TestLoadExample(t *testing.T) {
 		{Number: "*55#", Queue: "billing", Answer: AnswerImmediate},
 	}, c.Numbers)
 	assert.Equal(t, []Queue{
-		{Name: "service", RingTimeout: Duration(20 * time.Second), Wrapup: Duration(10 * time.Second), Strategy: DefaultStrategy, RingStep: Duration(DefaultRingStep), MaxMisses: DefaultMaxMisses, RejectBackoff: Duration(DefaultRejectBackoff), LeaveWhenEmpty: true},
-		{Name: "billing", RingTimeout: Duration(90 * time.Second), Wrapup: 0, Strategy: DefaultStrategy, RingStep: Duration(DefaultRingStep), MaxMisses: DefaultMaxMisses, RejectBackoff: Duration(DefaultRejectBackoff), LeaveWhenEmpty: true},
-		{Name: "overflow", RingTimeout: Duration(DefaultRingTimeout), Wrapup: Duration(DefaultWrapup), Strategy: DefaultStrategy, RingStep: Duration(DefaultRingStep), MaxMisses: DefaultMaxMisses, RejectBackoff: Duration(DefaultRejectBackoff), LeaveWhenEmpty: true},
+		{Name: "service", RingTimeout: Duration(20 * time.Second), Wrapup: Duration(10 * time.Second), Strategy: DefaultStrategy, RingStep: Duration(DefaultRingStep), MaxMisses: DefaultMaxMisses, RejectBackoff: Duration(DefaultRejectBackoff), LeaveWhenEmpty: true, Announce: AnnouncePositionWait, AnnounceFirst: Duration(DefaultAnnounceFirst), AnnounceEvery: Duration(DefaultAnnounceEvery)},
+		{Name: "billing", RingTimeout: Duration(90 * time.Second), Wrapup: 0, Strategy: DefaultStrategy, RingStep: Duration(DefaultRingStep), MaxMisses: DefaultMaxMisses, RejectBackoff: Duration(DefaultRejectBackoff), LeaveWhenEmpty: true, Announce: AnnouncePositionWait, AnnounceFirst: Duration(DefaultAnnounceFirst), AnnounceEvery: Duration(DefaultAnnounceEvery)},
+		{Name: "overflow", RingTimeout: Duration(DefaultRingTimeout), Wrapup: Duration(DefaultWrapup), Strategy: DefaultStrategy, RingStep: Duration(DefaultRingStep), MaxMisses: DefaultMaxMisses, RejectBackoff: Duration(DefaultRejectBackoff), LeaveWhenEmpty: true, Announce: AnnouncePositionWait, AnnounceFirst: Duration(DefaultAnnounceFirst), AnnounceEvery: Duration(DefaultAnnounceEvery)},
 	}, c.Queues)
 	require.Len(t, c.Agents, 3)
 	assert.Equal(t, Agent{ID: "anna.schmidt", Password: "s3cret-pass-anna", Queues: []string{"billing"}}, c.Agents[2])
@@ -109,7 +109,7 @@ func TestParseErrors(t *testing.T) {
 		want []string // each must appear in the error text
 		path string   // if set, a FieldError at this path
 	}{
-		{"unknown key in queue", minimal + "    ringtimeout: 20s\n", []string{"line 4: queues[0].ringtimeout: unknown key (valid: name, ring_timeout, wrapup, strategy, ring_step, weight, skills, max_misses, reject_backoff, max_wait, overflow, max_length, join_empty, leave_when_empty, widen)"}, "queues[0].ringtimeout"},
+		{"unknown key in queue", minimal + "    ringtimeout: 20s\n", []string{"line 4: queues[0].ringtimeout: unknown key (valid: name, ring_timeout, wrapup, strategy, ring_step, weight, skills, max_misses, reject_backoff, max_wait, overflow, max_length, join_empty, leave_when_empty, widen, greeting, announce, announce_first, announce_every)"}, "queues[0].ringtimeout"},
 		{"unknown top-level key", "queue:\n  - name: x\n" + minimal, []string{"line 1: queue: unknown key (valid: node, sip, media, http, store, bus, privacy, trunks, numbers, menus, queues, agents, queue_log, pause_reasons)"}, "queue"},
 		{"unknown nested key", "sip:\n  listen: []\n  port: 5060\n" + minimal, []string{"line 3: sip.port: unknown key"}, "sip.port"},
 		{"unknown keys all reported", "node: {nam: x}\nhttp: {listn: x}\n" + minimal, []string{"line 1: node.nam: unknown key", "line 2: http.listn: unknown key"}, "http.listn"},

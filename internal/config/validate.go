@@ -352,6 +352,22 @@ func (v *validator) queues(qs []Queue) map[string]bool {
 		path := fmt.Sprintf("queues[%d]", i)
 		v.name(path+".name", q.Name, "queues", names, i)
 		set[q.Name] = true
+		switch q.Announce {
+		case "", AnnouncePositionWait, AnnouncePosition, AnnounceWait: // "" before defaults: position+wait
+		default:
+			v.add(path+".announce", "must be %q, %q or %q (got %q)", AnnouncePositionWait, AnnouncePosition, AnnounceWait, q.Announce)
+		}
+		if d := q.AnnounceFirst.D(); d != 0 && (d < time.Second || d > 10*time.Minute) {
+			v.add(path+".announce_first", "must be 0s (no announcements) or between 1s and 10m (got %s)", d)
+		}
+		if d := q.AnnounceEvery.D(); d != 0 && (d < 5*time.Second || d > 30*time.Minute) {
+			v.add(path+".announce_every", "must be 0s (only once) or between 5s and 30m (got %s)", d)
+		}
+		if q.Greeting != "" && q.Greeting != GreetingNone {
+			if err := checkWAV(q.Greeting); err != nil {
+				v.add(path+".greeting", "%v", err)
+			}
+		}
 		if d := q.RingTimeout.D(); d < MinRingTimeout || d > MaxRingTimeout {
 			v.add(path+".ring_timeout", "must be between %s and %s (got %s)", fmtLimit(MinRingTimeout), fmtLimit(MaxRingTimeout), fmtDur(d))
 		}

@@ -14,12 +14,24 @@ import (
 //go:embed de/*.wav
 var files embed.FS
 
-// Names of the built-in prompts.
+// Names of the built-in prompts; gen.go has their texts. Besides these,
+// "n1" ... "n20" say the numbers one to twenty.
 const (
-	Invalid  = "invalid"   // "Diese Eingabe ist leider ungültig."
-	Goodbye  = "goodbye"   // "Vielen Dank für Ihren Anruf. Auf Wiederhören."
-	MenuDemo = "menu-demo" // the demo menu: 1 for insurance questions, 2 for bills
+	Invalid   = "invalid"    // "Diese Eingabe ist leider ungültig."
+	Goodbye   = "goodbye"    // "Vielen Dank für Ihren Anruf. Auf Wiederhören."
+	MenuDemo  = "menu-demo"  // the demo menu: 1 for insurance questions, 2 for bills
+	Greeting  = "greeting"   // welcome, please hold
+	Position  = "position"   // "Sie sind jetzt an Position"
+	Wait      = "wait"       // "Ihre voraussichtliche Wartezeit beträgt etwa"
+	WaitShort = "wait-short" // "... weniger als eine Minute."
+	WaitLong  = "wait-long"  // "... mehr als zwanzig Minuten."
+	Minute    = "minute"     // "eine Minute."
+	Minutes   = "minutes"    // "Minuten."
+	Numbers   = 20           // n1 ... n20
 )
+
+// Number returns the name of the prompt that says n (1..Numbers).
+func Number(n int) string { return fmt.Sprintf("n%d", n) }
 
 // Load decodes the built-in prompt name.
 func Load(name string) (*media.Source, error) {
