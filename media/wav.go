@@ -288,12 +288,12 @@ func (s *Source) WAV() []byte {
 	b = append(b, "WAVEfmt "...)
 	le32(fmtLen)
 	le16(wavULaw)
-	le16(1)          // channels
-	le32(sampleRate) // samples per second
-	le32(sampleRate) // bytes per second
-	le16(1)          // block align
-	le16(8)          // bits per sample
-	le16(0)          // no extra format bytes
+	le16(1)                  // channels
+	le32(sampleRate)         // samples per second
+	le32(sampleRate)         // bytes per second
+	le16(1)                  // block align
+	le16(8)                  // bits per sample
+	le16(0)                  // no extra format bytes
 	b = append(b, "fact"...) // required for non-PCM formats
 	le32(factLen)
 	le32(n)
