@@ -114,13 +114,6 @@ func (l *streamListener) give(src netip.Addr) {
 	}
 }
 
-// conns returns how many connections src holds (for tests).
-func (l *streamListener) conns(src netip.Addr) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.perIP[src]
-}
-
 // streamConn frames one accepted connection. Read is called by sipgo's one
 // reader goroutine for the connection; Write by any goroutine that answers
 // or sends on it, so writes are serialised with the edge's own answers.
