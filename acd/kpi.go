@@ -101,6 +101,7 @@ type QueueKPI struct {
 	Overflowed     int           `json:"overflowed"`      // calls that moved on to their overflow queue (counted as offered there)
 	TimedOut       int           `json:"timed_out"`       // calls that left after max_wait without an overflow queue
 	ExitedEmpty    int           `json:"exited_empty"`    // calls that left when the queue's last agent logged out
+	Closed         int           `json:"closed"`          // calls that came while the number was closed (not offered)
 
 	// ServiceLevel is AnsweredInSL / SLCalls, a fraction in [0,1]; 0 when
 	// SLCalls is 0 (show "no calls", not 0 %).
@@ -146,7 +147,7 @@ type KPITracker struct {
 
 type queueCount struct {
 	offered, answered, abandoned, short, inSL int
-	overflowed, timedOut, exitedEmpty         int
+	overflowed, timedOut, exitedEmpty, closed int
 	waitSum                                   time.Duration // of answered calls
 }
 
@@ -233,6 +234,10 @@ func (k *KPITracker) Observe(ev Event) {
 			from.overflowed++
 			to.offered++
 		}
+	case "call.closed":
+		if counted && ev.Queue != "" {
+			k.queueLocked(ev.Queue).closed++
+		}
 	case "call.timeout", "call.exitempty":
 		w, ok := k.waiting[ev.Call]
 		if !ok {
@@ -316,7 +321,7 @@ func (k *KPITracker) Snapshot(now time.Time) map[string]QueueKPI {
 		kpi := QueueKPI{
 			Since: k.since, Offered: c.offered, Answered: c.answered, Abandoned: c.abandoned,
 			ShortAbandoned: c.short, AnsweredInSL: c.inSL, AgentsByState: map[string]int{},
-			Overflowed: c.overflowed, TimedOut: c.timedOut, ExitedEmpty: c.exitedEmpty,
+			Overflowed: c.overflowed, TimedOut: c.timedOut, ExitedEmpty: c.exitedEmpty, Closed: c.closed,
 		}
 		if c.answered > 0 {
 			kpi.ASA = c.waitSum / time.Duration(c.answered)

@@ -43,9 +43,10 @@ type call struct {
 	agent    acd.AgentID
 	agentLeg atomic.Pointer[media.Leg] // set once the agent answered; read by onReInvite
 	agentDlg atomic.Pointer[sipgo.DialogClientSession]
-	transfer chan string // queue the agent transferred the call to (REFER), for talk
-	menu     *Menu       // the number's menu, played before the call queues
-	keys     chan byte   // DTMF keys from the member (RTP and INFO) while a menu listens
+	transfer chan string   // queue the agent transferred the call to (REFER), for talk
+	closed   *media.Source // the number is closed: play this and hang up
+	menu     *Menu         // the number's menu, played before the call queues
+	keys     chan byte     // DTMF keys from the member (RTP and INFO) while a menu listens
 
 	rings sync.WaitGroup // ring attempts still finishing (CANCEL, late 200)
 }
@@ -61,6 +62,7 @@ var (
 	errMemberHangup = errors.New("member hung up")
 	errAgentHangup  = errors.New("agent hung up")
 	errShutdown     = errors.New("server shutting down")
+	errClosed       = errors.New("closed")
 )
 
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -133,7 +135,18 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	actx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 	err = nil
-	if num.Menu == nil { // a menu's queue is admitted once chosen
+	if num.Hours != nil {
+		now := time.Now
+		if s.cfg.Clock != nil {
+			now = s.cfg.Clock
+		}
+		if open, why := num.Hours.Open(now()); !open {
+			c.log.Info().Str("why", why).Msg("closed: the caller hears the closed prompt")
+			c.closed = num.Closed
+			s.router.Closed(num.Queue)
+		}
+	}
+	if num.Menu == nil && c.closed == nil { // a menu's queue is admitted once chosen
 		err = s.router.Admit(actx, num.Queue)
 	}
 	cancel()
@@ -217,6 +230,13 @@ func (c *call) run(ctx context.Context) error {
 		}
 	} else if err := c.answerMember(answer); err != nil {
 		return err
+	}
+	if c.closed != nil {
+		if err := c.hear(ctx, c.closed); err != nil {
+			return err
+		}
+		c.release(sip.StatusTemporarilyUnavailable)
+		return errClosed
 	}
 	if c.menu != nil {
 		q, err := c.runMenu(ctx, c.menu)

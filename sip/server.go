@@ -32,12 +32,19 @@ type Router interface {
 	Complete(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID, by string) error
 	Transfer(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID, target string) error
 	PeerGone(addr string)
+	// Closed counts a call that found its number closed.
+	Closed(queue string)
 	// Waiting says where a waiting call stands, for announcements.
 	Waiting(call acd.CallID) (acd.WaitInfo, bool)
 	SetPresence(ctx context.Context, agent acd.AgentID, p acd.Presence) error
 	// For feature codes dialled by agents.
 	SetPause(ctx context.Context, agent acd.AgentID, reason string) error
 	EndWrapUp(ctx context.Context, agent acd.AgentID) error
+}
+
+// Schedule says whether an entry point is open at a time, and if not, why.
+type Schedule interface {
+	Open(t time.Time) (bool, string)
 }
 
 // Relay allocates media legs.
@@ -53,10 +60,14 @@ type Listener struct {
 
 // Number is a dialled number that leads to a queue.
 type Number struct {
-	Queue    string
-	Menu     *Menu // if set, the member picks the queue in this menu
-	Early    bool  // answer with 183 early media and send 200 only when an agent answers
-	Priority int   // calls to this number are served before lower priorities
+	Queue string
+	Menu  *Menu // if set, the member picks the queue in this menu
+	// Hours, if set, are the number's opening hours: while closed, callers
+	// hear Closed and are hung up.
+	Hours    Schedule
+	Closed   *media.Source
+	Early    bool // answer with 183 early media and send 200 only when an agent answers
+	Priority int  // calls to this number are served before lower priorities
 }
 
 // Config is the SIP edge's configuration.
@@ -94,6 +105,8 @@ type Config struct {
 	MaxMessageSize int
 	// Nonces, if set, keeps digest nonce counts for all nodes.
 	Nonces NonceCounter
+	// Clock is the time opening hours are judged at; nil = time.Now.
+	Clock func() time.Time
 	// Prompts are the built-in prompts menus need.
 	Prompts Prompts
 	// Queues are the queues' greetings and announcement settings;

@@ -21,6 +21,7 @@ import (
 	"github.com/callwerk/callwerk/internal/config"
 	"github.com/callwerk/callwerk/internal/prompts"
 	"github.com/callwerk/callwerk/internal/pseudo"
+	"github.com/callwerk/callwerk/internal/schedule"
 	"github.com/callwerk/callwerk/media"
 	"github.com/callwerk/callwerk/queues"
 	"github.com/callwerk/callwerk/sip"
@@ -54,7 +55,21 @@ type App struct {
 func (a *App) KPIs() *acd.KPITracker { return a.kpis }
 
 // New builds a node from cfg and binds its SIP, media and HTTP sockets.
-func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
+// Option changes how New builds a node (for tests).
+type Option func(*options)
+
+type options struct {
+	clock func() time.Time
+}
+
+// WithClock makes the node judge opening hours at clock's time.
+func WithClock(clock func() time.Time) Option { return func(o *options) { o.clock = clock } }
+
+func New(cfg *config.Config, log zerolog.Logger, opts ...Option) (*App, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	a := &App{cfg: cfg, log: log}
 	ok := false
 	defer func() {
@@ -136,6 +151,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	scfg.Clock = o.clock
 	if a.redis != nil {
 		scfg.Nonces = a.redis.Nonces() // a replay to another node is refused too
 	}
@@ -259,8 +275,34 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 		}
 		menus[m.Name] = sm
 	}
+	closed, err := prompts.Load(prompts.Closed)
+	if err != nil {
+		return sip.Config{}, err
+	}
+	type open struct {
+		hours  *schedule.Hours
+		prompt *media.Source
+	}
+	hours := make(map[string]open, len(cfg.Hours))
+	for _, h := range cfg.Hours {
+		sh, err := schedule.New(h.Timezone, h.Land, h.Week, h.Exceptions)
+		if err != nil {
+			return sip.Config{}, fmt.Errorf("hours %s: %w", h.Name, err)
+		}
+		o := open{hours: sh, prompt: closed}
+		if h.ClosedPrompt != "" {
+			if o.prompt, err = media.LoadWAV(h.ClosedPrompt); err != nil {
+				return sip.Config{}, fmt.Errorf("hours %s: closed_prompt: %w", h.Name, err)
+			}
+		}
+		hours[h.Name] = o
+	}
 	for _, n := range cfg.Numbers {
-		sc.Numbers[n.Number] = sip.Number{Queue: n.Queue, Menu: menus[n.Menu], Early: n.Answer == "early", Priority: n.Priority}
+		num := sip.Number{Queue: n.Queue, Menu: menus[n.Menu], Early: n.Answer == "early", Priority: n.Priority}
+		if h, ok := hours[n.Hours]; ok {
+			num.Hours, num.Closed = h.hours, h.prompt
+		}
+		sc.Numbers[n.Number] = num
 	}
 	if err := loadPrompts(cfg, &sc); err != nil {
 		return sip.Config{}, err

@@ -43,7 +43,7 @@ type node struct {
 // startNode runs a node on free ports with a test configuration: queue
 // "service" (ring 5 s, wrap-up 1 s), numbers 100 (immediate) and 200 (early
 // media), agents 1001-1003, trunk 127.0.0.1/32.
-func startNode(t *testing.T, edit func(*config.Config)) *node {
+func startNode(t *testing.T, edit func(*config.Config), opts ...Option) *node {
 	t.Helper()
 	cfg := config.Demo()
 	cfg.SIP.Listen = []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}
@@ -69,7 +69,7 @@ func startNode(t *testing.T, edit func(*config.Config)) *node {
 	logs := &testlog.Buffer{}
 	log, err := logging.New(logs, "json")
 	require.NoError(t, err)
-	a, err := New(cfg, log.Level(zerolog.DebugLevel))
+	a, err := New(cfg, log.Level(zerolog.DebugLevel), opts...)
 	require.NoError(t, err)
 	stopNode := a.Start()
 	stop := func() { assert.NoError(t, stopNode(15*time.Second)) }

@@ -68,11 +68,11 @@ func TestTortureMessagesOverTCP(t *testing.T) {
 			assert.True(t, strings.HasPrefix(got, "SIP/2.0 "), "%s: the handlers answer it, got %q", name, got)
 		}
 	}
-	assert.True(t, strings.HasPrefix(tcpExchange(t, n, options("after-torture")), "SIP/2.0 200 "), "the server still answers")
+	assert.True(t, strings.HasPrefix(tcpExchange(t, n, optionsReq("after-torture")), "SIP/2.0 200 "), "the server still answers")
 	assert.NotContains(t, n.logs.String(), "Fluffy", "raw messages are not logged")
 }
 
-func options(callID string) string {
+func optionsReq(callID string) string {
 	return "OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5099;rport;branch=z9hG4bK" + callID + "\r\n" +
 		"From: <sip:probe@127.0.0.1>;tag=a\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: " + callID + "\r\nCSeq: 1 OPTIONS\r\n" +
 		"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
@@ -82,31 +82,31 @@ func options(callID string) string {
 // messages and keep-alives on one connection are each handled.
 func TestTCPFraming(t *testing.T) {
 	n := startNode(t, func(c *config.Config) { c.SIP.Flood.Exempt = []string{"127.0.0.1"} })
-	noLength := strings.Replace(options("no-length"), "Content-Length: 0\r\n", "", 1)
-	got := tcpExchange(t, n, noLength+options("never-read"))
+	noLength := strings.Replace(optionsReq("no-length"), "Content-Length: 0\r\n", "", 1)
+	got := tcpExchange(t, n, noLength+optionsReq("never-read"))
 	assert.True(t, strings.HasPrefix(got, "SIP/2.0 400 Bad Request: missing Content-Length"), got)
 	assert.Contains(t, got, "Call-ID: no-length")
 	assert.NotContains(t, got, "never-read", "after a framing error the stream is closed")
 
-	twoLengths := strings.Replace(options("two"), "Content-Length: 0\r\n", "Content-Length: 0\r\nl: 4\r\n", 1)
+	twoLengths := strings.Replace(optionsReq("two"), "Content-Length: 0\r\n", "Content-Length: 0\r\nl: 4\r\n", 1)
 	got = tcpExchange(t, n, twoLengths)
 	assert.True(t, strings.HasPrefix(got, "SIP/2.0 400 Bad Request: more than one Content-Length"), got)
 
-	huge := strings.Replace(options("huge"), "Content-Length: 0", "Content-Length: 900000", 1)
+	huge := strings.Replace(optionsReq("huge"), "Content-Length: 0", "Content-Length: 900000", 1)
 	got = tcpExchange(t, n, huge)
 	assert.True(t, strings.HasPrefix(got, "SIP/2.0 513 "), got)
 
-	short := strings.Replace(options("short"), "Content-Length: 0", "Content-Length: 50", 1) + "v=0\r\n"
+	short := strings.Replace(optionsReq("short"), "Content-Length: 0", "Content-Length: 50", 1) + "v=0\r\n"
 	got = tcpExchange(t, n, short)
 	assert.True(t, strings.HasPrefix(got, "SIP/2.0 400 "), "the phone closed in the middle of a body: %q", got)
 
 	// Pipelined: a keep-alive ping, a bad request (400, the stream goes
 	// on), then two good ones, in one write.
-	bad := strings.Replace(options("bad-cseq"), "CSeq: 1 OPTIONS", "CSeq: x OPTIONS", 1)
+	bad := strings.Replace(optionsReq("bad-cseq"), "CSeq: 1 OPTIONS", "CSeq: x OPTIONS", 1)
 	c, err := net.Dial("tcp", n.tcp)
 	require.NoError(t, err)
 	defer c.Close()
-	_, err = c.Write([]byte("\r\n\r\n" + bad + options("one") + options("two")))
+	_, err = c.Write([]byte("\r\n\r\n" + bad + optionsReq("one") + optionsReq("two")))
 	require.NoError(t, err)
 	got = ""
 	buf := make([]byte, 8192)
@@ -155,7 +155,7 @@ func TestTCPConnectionLimits(t *testing.T) {
 	other := dial("127.0.0.22")
 
 	// One of the three sends a message and stays; the idle ones go after 1 s.
-	_, err := held[0].Write([]byte(options("keeps")))
+	_, err := held[0].Write([]byte(optionsReq("keeps")))
 	require.NoError(t, err)
 	require.NoError(t, held[0].SetReadDeadline(time.Now().Add(2*time.Second)))
 	buf := make([]byte, 2048)
@@ -169,7 +169,7 @@ func TestTCPConnectionLimits(t *testing.T) {
 
 	// Places freed by closed connections can be taken again.
 	again := dial("127.0.0.21")
-	_, err = again.Write([]byte(options("again")))
+	_, err = again.Write([]byte(optionsReq("again")))
 	require.NoError(t, err)
 	require.NoError(t, again.SetReadDeadline(time.Now().Add(2*time.Second)))
 	k, err = again.Read(buf)

@@ -54,6 +54,7 @@ type Config struct {
 	Trunks  []Trunk  `yaml:"trunks"`          // carriers whose INVITEs are accepted without authentication
 	Numbers []Number `yaml:"numbers"`         // dialled numbers and the queue (or menu) each one feeds
 	Menus   []Menu   `yaml:"menus,omitempty"` // voice menus numbers can lead to: press 1 for ..., 2 for ...
+	Hours   []Hours  `yaml:"hours,omitempty"` // opening hours numbers can keep
 	Queues  []Queue  `yaml:"queues"`          // call queues; at least one
 	Agents  []Agent  `yaml:"agents"`          // clerks: SIP accounts of their phones and their queues
 	// QueueLog is a file the queue events are appended to in the style of
@@ -211,7 +212,10 @@ type Number struct {
 	Number string `yaml:"number"`         // Request-URI user part: optional leading +, then digits, * and #; unique
 	Queue  string `yaml:"queue"`          // name of a configured queue; or
 	Menu   string `yaml:"menu,omitempty"` // name of a configured menu, which leads to queues
-	Answer string `yaml:"answer"`         // "immediate" or "early"; default DefaultAnswer
+	// Hours names the opening hours the number keeps; outside them callers
+	// hear the closed prompt. Empty: always open.
+	Hours  string `yaml:"hours,omitempty"`
+	Answer string `yaml:"answer"` // "immediate" or "early"; default DefaultAnswer
 	// Priority of calls to this number: 0..100, higher first, whatever
 	// their wait; default 0.
 	Priority int `yaml:"priority,omitempty"`
@@ -231,6 +235,28 @@ type Menu struct {
 	Attempts int               `yaml:"attempts"` // 1..6; default DefaultMenuAttempts
 	Default  string            `yaml:"default"`  // queue after the last attempt; "" = goodbye
 }
+
+// Hours are opening hours (hours[]): per weekday, closed on the public
+// holidays of Land, with exceptions for single dates that win over both.
+type Hours struct {
+	Name     string `yaml:"name"`     // [a-z0-9_-]{1,32}, unique
+	Timezone string `yaml:"timezone"` // IANA zone; default DefaultTimezone
+	// Land is the German Land whose public holidays close the line: BW, BY,
+	// BE, BB, HB, HH, HE, MV, NI, NW, RP, SL, SN, ST, SH, TH, or DE for the
+	// national ones only; "" = no holidays.
+	Land string `yaml:"land"`
+	// Week maps weekdays (mon ... sun) to opening times, "08:00-12:00,
+	// 13:00-17:00"; a day not listed is closed.
+	Week map[string]string `yaml:"week"`
+	// Exceptions map dates (2006-01-02) to that day's opening times, "" =
+	// closed all day (24 December: "08:00-12:00").
+	Exceptions map[string]string `yaml:"exceptions,omitempty"`
+	// ClosedPrompt is played to callers while closed; "" = the built-in one.
+	ClosedPrompt string `yaml:"closed_prompt,omitempty"`
+}
+
+// DefaultTimezone is hours[].timezone's default.
+const DefaultTimezone = "Europe/Berlin"
 
 // Menu defaults.
 const (

@@ -83,6 +83,11 @@ func (c *Config) ApplyDefaults() {
 	if len(c.PauseReasons) == 0 {
 		c.PauseReasons = append([]string(nil), DefaultPauseReasons...)
 	}
+	for i := range c.Hours {
+		if c.Hours[i].Timezone == "" {
+			c.Hours[i].Timezone = DefaultTimezone
+		}
+	}
 	for i := range c.Menus {
 		if c.Menus[i].Timeout == 0 {
 			c.Menus[i].Timeout = Duration(DefaultMenuTimeout)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/callwerk/callwerk/internal/schedule"
 )
 
 // FieldError is one problem with one key. Path uses the YAML names with list
@@ -53,7 +55,8 @@ func (c *Config) Validate() error {
 	v.trunks(c.Trunks)
 	queues := v.queues(c.Queues)
 	menus := v.menus(c.Menus, queues)
-	v.numbers(c.Numbers, queues, menus)
+	hours := v.hours(c.Hours)
+	v.numbers(c.Numbers, queues, menus, hours)
 	v.agents(c.Agents, queues)
 	v.pauseReasons(c.PauseReasons)
 	return errors.Join(v.errs...)
@@ -515,7 +518,45 @@ func (v *validator) menus(ms []Menu, queues map[string]bool) map[string]bool {
 	return out
 }
 
-func (v *validator) numbers(ns []Number, queues, menus map[string]bool) {
+func (v *validator) hours(hs []Hours) map[string]bool {
+	seen := map[string]int{}
+	for i, h := range hs {
+		path := fmt.Sprintf("hours[%d]", i)
+		v.name(path+".name", h.Name, "hours", seen, i)
+		zone := h.Timezone
+		if zone == "" {
+			zone = DefaultTimezone
+		}
+		if _, err := schedule.New(zone, h.Land, h.Week, h.Exceptions); err != nil {
+			for _, e := range unjoin(err) {
+				v.add(path, "%v", e)
+			}
+		}
+		if len(h.Week) == 0 {
+			v.add(path+".week", "must give the opening times of at least one weekday")
+		}
+		if h.ClosedPrompt != "" {
+			if err := checkWAV(h.ClosedPrompt); err != nil {
+				v.add(path+".closed_prompt", "%v", err)
+			}
+		}
+	}
+	out := make(map[string]bool, len(seen))
+	for name := range seen {
+		out[name] = true
+	}
+	return out
+}
+
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func (v *validator) numbers(ns []Number, queues, menus, hours map[string]bool) {
 	seen := map[string]int{}
 	for i, n := range ns {
 		path := fmt.Sprintf("numbers[%d]", i)
@@ -538,6 +579,9 @@ func (v *validator) numbers(ns []Number, queues, menus map[string]bool) {
 			v.add(path+".menu", "unknown menu %q", n.Menu)
 		case n.Menu == "":
 			v.queueRef(path+".queue", n.Queue, queues)
+		}
+		if n.Hours != "" && !hours[n.Hours] {
+			v.add(path+".hours", "unknown hours %q", n.Hours)
 		}
 		switch n.Answer {
 		case AnswerImmediate, AnswerEarly:

@@ -117,6 +117,18 @@ func TestValidateInvalid(t *testing.T) {
 		{"announce first", func(c *Config) { c.Queues[0].AnnounceFirst = Duration(500 * time.Millisecond) }, "queues[0].announce_first", "between 1s and 10m (got 500ms)"},
 		{"announce every", func(c *Config) { c.Queues[0].AnnounceEvery = Duration(time.Hour) }, "queues[0].announce_every", "between 5s and 30m (got 1h0m0s)"},
 		{"greeting missing", func(c *Config) { c.Queues[0].Greeting = "nope.wav" }, "queues[0].greeting", `cannot use "nope.wav"`},
+		{"hours unknown", func(c *Config) { c.Numbers[0].Hours = "office" }, "numbers[0].hours", `unknown hours "office"`},
+		{"hours land", func(c *Config) {
+			c.Hours = []Hours{{Name: "office", Land: "XY", Week: map[string]string{"mon": "08:00-18:00"}}}
+		}, "hours[0]", `land "XY"`},
+		{"hours week", func(c *Config) { c.Hours = []Hours{{Name: "office", Week: map[string]string{"mon": "8 to 6"}}} }, "hours[0]", `week.mon`},
+		{"hours no week", func(c *Config) { c.Hours = []Hours{{Name: "office"}} }, "hours[0].week", "at least one weekday"},
+		{"hours exception", func(c *Config) {
+			c.Hours = []Hours{{Name: "office", Week: map[string]string{"mon": "08:00-18:00"}, Exceptions: map[string]string{"xmas": ""}}}
+		}, "hours[0]", `"xmas" is not a date`},
+		{"hours timezone", func(c *Config) {
+			c.Hours = []Hours{{Name: "office", Timezone: "Europe/Atlantis", Week: map[string]string{"mon": "08:00-18:00"}}}
+		}, "hours[0]", `timezone "Europe/Atlantis"`},
 		{"menu unknown", func(c *Config) { c.Numbers[0].Queue, c.Numbers[0].Menu = "", "nope" }, "numbers[0].menu", `unknown menu "nope"`},
 		{"menu and queue", func(c *Config) { c.Menus = []Menu{testMenu()}; c.Numbers[0].Menu = "main" }, "numbers[0]", "both a queue and a menu"},
 		{"menu key", func(c *Config) { m := testMenu(); m.Options["12"] = "service"; c.Menus = []Menu{m} }, "menus[0].options", `key "12" must be one of 0-9, * or #`},

@@ -26,6 +26,7 @@ var texts = map[string]string{
 	"wait-long":  "Ihre voraussichtliche Wartezeit beträgt mehr als zwanzig Minuten.",
 	"minute":     "eine Minute.",
 	"minutes":    "Minuten.",
+	"closed":     "Sie rufen außerhalb unserer Servicezeiten an. Bitte rufen Sie zu einem späteren Zeitpunkt wieder an. Auf Wiederhören.",
 }
 
 var numbers = []string{"eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn",

@@ -27,6 +27,7 @@ const (
 	WaitLong  = "wait-long"  // "... mehr als zwanzig Minuten."
 	Minute    = "minute"     // "eine Minute."
 	Minutes   = "minutes"    // "Minuten."
+	Closed    = "closed"     // outside our service hours, please call again later
 	Numbers   = 20           // n1 ... n20
 )
 
