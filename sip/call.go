@@ -45,6 +45,7 @@ type call struct {
 	agentDlg atomic.Pointer[sipgo.DialogClientSession]
 	transfer chan string   // queue the agent transferred the call to (REFER), for talk
 	closed   *media.Source // the number is closed: play this and hang up
+	urgent   *Emergency    // the number's emergency announcement was on when the call came
 	menu     *Menu         // the number's menu, played before the call queues
 	keys     chan byte     // DTMF keys from the member (RTP and INFO) while a menu listens
 
@@ -63,6 +64,7 @@ var (
 	errAgentHangup  = errors.New("agent hung up")
 	errShutdown     = errors.New("server shutting down")
 	errClosed       = errors.New("closed")
+	errEmergency    = errors.New("emergency announcement, then hung up")
 )
 
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -135,6 +137,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	actx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 	err = nil
+	if num.Emergency != nil && num.Emergency.On() {
+		c.urgent = num.Emergency
+	}
 	if num.Hours != nil {
 		now := time.Now
 		if s.cfg.Clock != nil {
@@ -230,6 +235,16 @@ func (c *call) run(ctx context.Context) error {
 		}
 	} else if err := c.answerMember(answer); err != nil {
 		return err
+	}
+	if c.urgent != nil {
+		c.log.Info().Bool("hangup", c.urgent.Hangup).Msg("emergency announcement")
+		if err := c.hear(ctx, c.urgent.Prompt); err != nil {
+			return err
+		}
+		if c.urgent.Hangup {
+			c.release(sip.StatusTemporarilyUnavailable)
+			return errEmergency
+		}
 	}
 	if c.closed != nil {
 		if err := c.hear(ctx, c.closed); err != nil {

@@ -64,10 +64,12 @@ type Number struct {
 	Menu  *Menu // if set, the member picks the queue in this menu
 	// Hours, if set, are the number's opening hours: while closed, callers
 	// hear Closed and are hung up.
-	Hours    Schedule
-	Closed   *media.Source
-	Early    bool // answer with 183 early media and send 200 only when an agent answers
-	Priority int  // calls to this number are served before lower priorities
+	Hours  Schedule
+	Closed *media.Source
+	// Emergency, if set, is the number's emergency announcement switch.
+	Emergency *Emergency
+	Early     bool // answer with 183 early media and send 200 only when an agent answers
+	Priority  int  // calls to this number are served before lower priorities
 }
 
 // Config is the SIP edge's configuration.

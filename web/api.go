@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callwerk/callwerk/acd"
+	"github.com/callwerk/callwerk/sip"
 )
 
 // Control is what the API needs of the ACD.
@@ -24,6 +25,12 @@ type Control interface {
 	Agents(ctx context.Context) ([]acd.Agent, error)
 	SetPause(ctx context.Context, agent acd.AgentID, reason string) error
 	EndWrapUp(ctx context.Context, agent acd.AgentID) error
+}
+
+// Numbers are the dialled numbers and their emergency switches.
+type Numbers interface {
+	Numbers() []sip.NumberInfo
+	SetEmergency(number string, on bool) error
 }
 
 // Figures gives the live per-queue figures.
@@ -35,6 +42,7 @@ type Figures interface {
 type API struct {
 	ctl          Control
 	figures      Figures
+	numbers      Numbers
 	token        []byte
 	pauseReasons []string
 	log          zerolog.Logger
@@ -42,8 +50,8 @@ type API struct {
 
 // NewAPI returns the API. token must be non-empty; requests must carry it
 // as "Authorization: Bearer <token>".
-func NewAPI(ctl Control, figures Figures, token string, pauseReasons []string, log zerolog.Logger) *API {
-	return &API{ctl: ctl, figures: figures, token: []byte(token), pauseReasons: pauseReasons, log: log}
+func NewAPI(ctl Control, figures Figures, numbers Numbers, token string, pauseReasons []string, log zerolog.Logger) *API {
+	return &API{ctl: ctl, figures: figures, numbers: numbers, token: []byte(token), pauseReasons: pauseReasons, log: log}
 }
 
 // Register adds the API's routes to mux.
@@ -53,6 +61,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/agents/{id}/unpause", a.auth(a.unpause))
 	mux.Handle("POST /api/v1/agents/{id}/end-wrapup", a.auth(a.endWrapUp))
 	mux.Handle("GET /api/v1/queues", a.auth(a.queues))
+	mux.Handle("GET /api/v1/numbers", a.auth(a.listNumbers))
+	mux.Handle("POST /api/v1/numbers/{number}/emergency", a.auth(a.emergency))
 	// Go's profiler, for operators and the load tool's memory figures:
 	// behind the API token, like everything that is not a health check.
 	mux.Handle("GET /debug/pprof/", a.auth(pprof.Index))
@@ -165,4 +175,41 @@ func (a *API) change(w http.ResponseWriter, r *http.Request, what string, fn fun
 
 func (a *API) queues(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, a.figures.Snapshot(time.Now()))
+}
+
+func (a *API) listNumbers(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.numbers.Numbers())
+}
+
+// emergency switches a number's emergency announcement: {"on": true}.
+func (a *API) emergency(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		On *bool `json:"on"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil || body.On == nil {
+		fail(w, http.StatusBadRequest, `body must be JSON like {"on":true}`)
+		return
+	}
+	number := r.PathValue("number")
+	err := a.numbers.SetEmergency(number, *body.On)
+	a.log.Info().Str("action", "emergency announcement").Str("number", number).Bool("on", *body.On).Str("from", r.RemoteAddr).
+		AnErr("error", err).Msg("api: emergency switch")
+	switch {
+	case errors.Is(err, sip.ErrUnknownNumber):
+		fail(w, http.StatusNotFound, "no number "+number)
+		return
+	case errors.Is(err, sip.ErrNoEmergency):
+		fail(w, http.StatusConflict, "number "+number+" has no emergency announcement: configure numbers[].emergency.prompt")
+		return
+	case err != nil:
+		fail(w, http.StatusServiceUnavailable, "switch failed: "+err.Error())
+		return
+	}
+	for _, n := range a.numbers.Numbers() {
+		if n.Number == number {
+			writeJSON(w, http.StatusOK, n)
+			return
+		}
+	}
+	fail(w, http.StatusNotFound, "no number "+number)
 }

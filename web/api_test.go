@@ -66,7 +66,7 @@ func TestAPIStatusCodes(t *testing.T) {
 		"gone": {ID: "gone", State: acd.LoggedOut},
 	}}
 	mux := http.NewServeMux()
-	NewAPI(ctl, fakeFigures{}, token, []string{"break", "lunch"}, zerolog.Nop()).Register(mux)
+	NewAPI(ctl, fakeFigures{}, nil, token, []string{"break", "lunch"}, zerolog.Nop()).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
@@ -113,7 +113,7 @@ func TestAPIStatusCodes(t *testing.T) {
 
 func TestProfilerNeedsTheToken(t *testing.T) {
 	mux := http.NewServeMux()
-	NewAPI(&fakeControl{}, fakeFigures{}, token, nil, zerolog.Nop()).Register(mux)
+	NewAPI(&fakeControl{}, fakeFigures{}, nil, token, nil, zerolog.Nop()).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	get := func(tok string) (int, string) {

@@ -177,6 +177,9 @@ func New(cfg *config.Config, log zerolog.Logger, opts ...Option) (*App, error) {
 	if err := a.sync.Subscribe(a.acd.Apply); err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
 	}
+	if err := a.subscribeEmergency(); err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
 	if err := a.acd.Recover(ctx); err != nil {
 		return nil, err
 	}
@@ -188,7 +191,7 @@ func New(cfg *config.Config, log zerolog.Logger, opts ...Option) (*App, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	if cfg.HTTP.APIToken != "" {
-		web.NewAPI(a.acd, a.kpis, cfg.HTTP.APIToken, cfg.PauseReasons, log.With().Str("component", "api").Logger()).Register(mux)
+		web.NewAPI(a.acd, a.kpis, a, cfg.HTTP.APIToken, cfg.PauseReasons, log.With().Str("component", "api").Logger()).Register(mux)
 	}
 	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ok = true
@@ -299,6 +302,13 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 	}
 	for _, n := range cfg.Numbers {
 		num := sip.Number{Queue: n.Queue, Menu: menus[n.Menu], Early: n.Answer == "early", Priority: n.Priority}
+		if e := n.Emergency; e != nil {
+			prompt, err := media.LoadWAV(e.Prompt)
+			if err != nil {
+				return sip.Config{}, fmt.Errorf("numbers %s: emergency prompt: %w", n.Number, err)
+			}
+			num.Emergency = sip.NewEmergency(prompt, e.Then == config.EmergencyHangup, e.Active)
+		}
 		if h, ok := hours[n.Hours]; ok {
 			num.Hours, num.Closed = h.hours, h.prompt
 		}

@@ -216,6 +216,9 @@ type Number struct {
 	// hear the closed prompt. Empty: always open.
 	Hours  string `yaml:"hours,omitempty"`
 	Answer string `yaml:"answer"` // "immediate" or "early"; default DefaultAnswer
+	// Emergency is the number's emergency announcement, switched on and off
+	// through the API (or on from the start with Active).
+	Emergency *Emergency `yaml:"emergency,omitempty"`
 	// Priority of calls to this number: 0..100, higher first, whatever
 	// their wait; default 0.
 	Priority int `yaml:"priority,omitempty"`
@@ -254,6 +257,21 @@ type Hours struct {
 	// ClosedPrompt is played to callers while closed; "" = the built-in one.
 	ClosedPrompt string `yaml:"closed_prompt,omitempty"`
 }
+
+// Emergency is an announcement every new caller of a number hears while it
+// is switched on (an outage, a storm): then the call is hung up (Then
+// "hangup") or goes on to the number's queue or menu (Then "queue").
+type Emergency struct {
+	Prompt string `yaml:"prompt"` // WAV file
+	Then   string `yaml:"then"`   // "queue" (default) or "hangup"
+	Active bool   `yaml:"active,omitempty"`
+}
+
+// Emergency Then values.
+const (
+	EmergencyQueue  = "queue"
+	EmergencyHangup = "hangup"
+)
 
 // DefaultTimezone is hours[].timezone's default.
 const DefaultTimezone = "Europe/Berlin"

@@ -97,6 +97,9 @@ func (c *Config) ApplyDefaults() {
 		}
 	}
 	for i := range c.Numbers {
+		if e := c.Numbers[i].Emergency; e != nil && e.Then == "" {
+			e.Then = EmergencyQueue
+		}
 		if c.Numbers[i].Answer == "" {
 			c.Numbers[i].Answer = DefaultAnswer
 		}

@@ -580,6 +580,18 @@ func (v *validator) numbers(ns []Number, queues, menus, hours map[string]bool) {
 		case n.Menu == "":
 			v.queueRef(path+".queue", n.Queue, queues)
 		}
+		if e := n.Emergency; e != nil {
+			if err := checkWAV(e.Prompt); e.Prompt == "" {
+				v.add(path+".emergency.prompt", "must name a WAV file")
+			} else if err != nil {
+				v.add(path+".emergency.prompt", "%v", err)
+			}
+			switch e.Then {
+			case "", EmergencyQueue, EmergencyHangup:
+			default:
+				v.add(path+".emergency.then", "must be %q or %q (got %q)", EmergencyQueue, EmergencyHangup, e.Then)
+			}
+		}
 		if n.Hours != "" && !hours[n.Hours] {
 			v.add(path+".hours", "unknown hours %q", n.Hours)
 		}

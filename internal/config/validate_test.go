@@ -129,6 +129,10 @@ func TestValidateInvalid(t *testing.T) {
 		{"hours timezone", func(c *Config) {
 			c.Hours = []Hours{{Name: "office", Timezone: "Europe/Atlantis", Week: map[string]string{"mon": "08:00-18:00"}}}
 		}, "hours[0]", `timezone "Europe/Atlantis"`},
+		{"emergency prompt", func(c *Config) { c.Numbers[0].Emergency = &Emergency{} }, "numbers[0].emergency.prompt", "must name a WAV file"},
+		{"emergency then", func(c *Config) {
+			c.Numbers[0].Emergency = &Emergency{Prompt: filepath.Join("testdata", "hold.wav"), Then: "transfer"}
+		}, "numbers[0].emergency.then", `(got "transfer")`},
 		{"menu unknown", func(c *Config) { c.Numbers[0].Queue, c.Numbers[0].Menu = "", "nope" }, "numbers[0].menu", `unknown menu "nope"`},
 		{"menu and queue", func(c *Config) { c.Menus = []Menu{testMenu()}; c.Numbers[0].Menu = "main" }, "numbers[0]", "both a queue and a menu"},
 		{"menu key", func(c *Config) { m := testMenu(); m.Options["12"] = "service"; c.Menus = []Menu{m} }, "menus[0].options", `key "12" must be one of 0-9, * or #`},
