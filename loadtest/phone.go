@@ -198,6 +198,35 @@ func (c *AgentCall) Transfer(ctx context.Context, number string) (*sip.Response,
 	return c.dialog.Do(ctx, req)
 }
 
+// Hold puts the call on hold (re-INVITE with a=sendonly), or resumes it
+// (a=sendrecv), and acknowledges the answer; it returns the answer's status.
+func (c *AgentCall) Hold(ctx context.Context, on bool) (int, error) {
+	inv := c.dialog.InviteRequest
+	target := inv.Contact().Address
+	dir := media.DirSendRecv
+	if on {
+		dir = media.DirSendOnly
+	}
+	addr := c.RTP.Addr()
+	req := sip.NewRequest(sip.INVITE, *target.Clone())
+	req.SetDestination(inv.Source())
+	req.SetBody(media.BuildSDP(media.SDPParams{SessionID: 3, Version: uint64(time.Now().UnixNano()), Addr: addr.Addr(),
+		Port: int(addr.Port()), Codec: media.PCMU, TelEventPT: -1, Direction: dir}))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	res, err := c.dialog.Do(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("hold: %w", err)
+	}
+	if res.IsSuccess() {
+		ack := sip.NewRequest(sip.ACK, *target.Clone())
+		ack.SetDestination(inv.Source())
+		if err := c.dialog.WriteRequest(ack); err != nil {
+			return res.StatusCode, fmt.Errorf("hold: ack: %w", err)
+		}
+	}
+	return res.StatusCode, nil
+}
+
 // Agent is a phone that answers incoming calls.
 type Agent struct {
 	*Phone

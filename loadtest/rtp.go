@@ -95,6 +95,7 @@ type RTPPeer struct {
 	payloads [][]byte // guarded by mu
 
 	sending atomic.Bool
+	muted   atomic.Bool // Mute stopped the frames for good
 	wg      sync.WaitGroup
 	once    sync.Once
 }
@@ -143,6 +144,14 @@ func (p *RTPPeer) Send(dst netip.AddrPort) {
 	binary.BigEndian.PutUint32(p.payload[offStream:], rand.Uint32())
 	p.buf = make([]byte, 1500)
 	pacer.add(p)
+}
+
+// Mute stops sending frames for good (a phone whose network went away);
+// the peer still receives.
+func (p *RTPPeer) Mute() {
+	if p.sending.Load() && !p.muted.Swap(true) {
+		pacer.remove(p)
+	}
 }
 
 // sendFrame sends the next frame; the pacer calls it every 20 ms.
@@ -254,7 +263,7 @@ func (p *RTPPeer) Stats() RTPStats {
 // Close stops sending and receiving; idempotent.
 func (p *RTPPeer) Close() {
 	p.once.Do(func() {
-		if p.sending.Load() {
+		if p.sending.Load() && !p.muted.Load() {
 			pacer.remove(p) // after this returns the pacer no longer touches p
 		}
 		_ = p.conn.Close()

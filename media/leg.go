@@ -42,11 +42,13 @@ type Leg struct {
 	dtmf   dtmfDetector              // reader goroutine only
 
 	player *player // guarded by relay.mu
+	opened time.Time
 
 	closed  atomic.Bool
 	readers sync.WaitGroup
 
 	rx, tx, dropped, played, rtcpRx atomic.Uint64
+	lastRx                          atomic.Int64 // Unix ns of the last RTP packet accepted from the far end
 }
 
 // remote is a leg's idea of its far end. It is replaced as a whole (copy on
@@ -90,12 +92,13 @@ func (r *Relay) NewLeg(codec Codec) (*Leg, error) {
 		return nil, fmt.Errorf("new leg: %w", err)
 	}
 	l := &Leg{
-		relay: r,
-		codec: codec,
-		port:  port,
-		local: netip.AddrPortFrom(r.pool.addr, uint16(port)),
-		rtp:   rtpConn,
-		rtcp:  rtcpConn,
+		relay:  r,
+		codec:  codec,
+		port:   port,
+		local:  netip.AddrPortFrom(r.pool.addr, uint16(port)),
+		rtp:    rtpConn,
+		rtcp:   rtcpConn,
+		opened: time.Now(),
 	}
 	l.log = r.log.With().Int("rtp_port", port).Logger()
 	l.drop = r.dropLog.With().Int("rtp_port", port).Logger()
@@ -157,6 +160,16 @@ func (l *Leg) SetTelephoneEvent(pt int) {
 		pt = -1
 	}
 	l.telPT.Store(int32(pt))
+}
+
+// Silent reports how long the far end has sent no RTP the leg accepted, as
+// of now; since the leg opened if it never sent any.
+func (l *Leg) Silent(now time.Time) time.Duration {
+	last := l.lastRx.Load()
+	if last == 0 {
+		return now.Sub(l.opened)
+	}
+	return now.Sub(time.Unix(0, last))
 }
 
 // OnDTMF sends the keys the far end presses (RFC 4733 telephone-event, with
@@ -328,6 +341,7 @@ func (l *Leg) receiveRTP(pkt []byte, src netip.AddrPort, now time.Time) {
 		l.logUnexpected(src)
 		return
 	}
+	l.lastRx.Store(now.UnixNano())
 	if in := l.telPT.Load(); in >= 0 && int32(pkt[1]&0x7F) == in {
 		l.keyPressed(pkt)
 	}

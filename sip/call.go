@@ -44,6 +44,7 @@ type call struct {
 	agentLeg atomic.Pointer[media.Leg] // set once the agent answered; read by onReInvite
 	agentDlg atomic.Pointer[sipgo.DialogClientSession]
 	transfer chan string   // queue the agent transferred the call to (REFER), for talk
+	holds    chan hold     // hold and resume from re-INVITEs, for talk
 	closed   *media.Source // the number is closed: play this and hang up
 	urgent   *Emergency    // the number's emergency announcement was on when the call came
 	menu     *Menu         // the number's menu, played before the call queues
@@ -122,7 +123,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	c := &call{
 		id: newCallID(), s: s, queue: num.Queue, early: num.Early, prio: num.Priority,
-		codec: codec, telPT: offer.TelEventPT, started: time.Now(), menu: num.Menu, keys: make(chan byte, 8),
+		codec: codec, telPT: offer.TelEventPT, started: time.Now(), menu: num.Menu, keys: make(chan byte, 8), holds: make(chan hold, 4),
 		transfer: make(chan string, 1),
 	}
 	lc := s.log.With().
@@ -504,6 +505,7 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	ans, err := media.ParseSDP(dlg.InviteResponse.Body())
 	if err == nil {
 		leg.SetRemote(netip.AddrPortFrom(ans.Addr, uint16(ans.Port)))
+		leg.SetTelephoneEvent(ans.TelEventPT) // DTMF between the legs keeps each side's payload type
 	}
 	if aerr := dlg.Ack(ctx); aerr != nil && err == nil {
 		err = aerr
@@ -698,25 +700,52 @@ func (c *call) talk(ctx context.Context) error {
 
 	var reason error
 	by := ""
-	select {
-	case <-ctx.Done():
-		reason = errShutdown
-		c.hangupAgent(dlg)
-		c.release(sip.StatusServiceUnavailable)
-	case <-c.member.Context().Done():
-		reason, by = errMemberHangup, acd.HangupCaller
-		c.hangupAgent(dlg)
-	case <-dlg.Context().Done():
-		reason, by = errAgentHangup, acd.HangupAgent
-		c.release(sip.StatusServiceUnavailable)
-	case target := <-c.transfer:
-		c.endTransferredLeg(dlg)
-		bg, cancel := context.WithTimeout(context.Background(), ByeTimeout)
-		defer cancel()
-		if err := c.s.router.Transfer(bg, c.id, c.queue, c.agent, target); err != nil {
-			c.log.Error().Err(err).Msg("transfer")
+	var held [2]bool // by the member, by the agent
+	var check <-chan time.Time
+	if t := c.s.cfg.MediaTimeout; t > 0 {
+		tick := time.NewTicker(min(t/4, time.Second))
+		defer tick.Stop()
+		check = tick.C
+	}
+	for { // until the call ends; hold changes and quiet checks go round again
+		select {
+		case h := <-c.holds:
+			c.hold(h, &held, agentLeg)
+			continue
+		case now := <-check:
+			if held[0] || held[1] {
+				continue // a held call may be silent
+			}
+			side, silent := "member", c.memberLeg.Silent(now)
+			if a := agentLeg.Silent(now); a > silent {
+				side, silent = "agent", a
+			}
+			if silent < c.s.cfg.MediaTimeout {
+				continue
+			}
+			reason = fmt.Errorf("media timeout: no RTP from the %s for %s", side, silent.Round(time.Second))
+			c.hangupAgent(dlg)
+			c.release(sip.StatusServiceUnavailable)
+		case <-ctx.Done():
+			reason = errShutdown
+			c.hangupAgent(dlg)
+			c.release(sip.StatusServiceUnavailable)
+		case <-c.member.Context().Done():
+			reason, by = errMemberHangup, acd.HangupCaller
+			c.hangupAgent(dlg)
+		case <-dlg.Context().Done():
+			reason, by = errAgentHangup, acd.HangupAgent
+			c.release(sip.StatusServiceUnavailable)
+		case target := <-c.transfer:
+			c.endTransferredLeg(dlg)
+			bg, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+			defer cancel()
+			if err := c.s.router.Transfer(bg, c.id, c.queue, c.agent, target); err != nil {
+				c.log.Error().Err(err).Msg("transfer")
+			}
+			return transferred{queue: target}
 		}
-		return transferred{queue: target}
+		break
 	}
 	c.complete(by)
 	return reason
@@ -918,7 +947,36 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	leg.SetRemote(netip.AddrPortFrom(offer.Addr, uint16(offer.Port)))
+	select { // talk plays music to the other side while this one holds
+	case c.holds <- hold{agent: leg != c.memberLeg, on: offer.Direction == media.DirSendOnly || offer.Direction == media.DirInactive}:
+	default:
+	}
 	res := sip.NewSDPResponseFromRequest(req, c.sdp(leg, media.AnswerDirection(offer.Direction)))
 	res.AppendHeader(sip.HeaderClone(&s.dialog.ContactHDR))
 	_ = tx.Respond(res)
+}
+
+// hold is a re-INVITE's hold state: on (sendonly or inactive) or off, by
+// the agent or the member.
+type hold struct{ agent, on bool }
+
+// hold applies a hold change during talk: the other side hears the music
+// while one side holds the call, and the bridge again once neither does.
+func (c *call) hold(h hold, held *[2]bool, agentLeg *media.Leg) {
+	side, other := 0, agentLeg
+	if h.agent {
+		side, other = 1, c.memberLeg
+	}
+	if held[side] == h.on {
+		return // a session refresh
+	}
+	held[side] = h.on
+	who := map[bool]string{false: "member", true: "agent"}[h.agent]
+	if h.on {
+		c.log.Info().Str("by", who).Msg("call on hold")
+		other.Play(c.s.hold)
+		return
+	}
+	c.log.Info().Str("by", who).Msg("call resumed")
+	other.StopPlay()
 }

@@ -107,6 +107,9 @@ type Config struct {
 	MaxMessageSize int
 	// Nonces, if set, keeps digest nonce counts for all nodes.
 	Nonces NonceCounter
+	// MediaTimeout ends a connected call after one side sent no RTP for
+	// this long, while neither holds it; 0 = never.
+	MediaTimeout time.Duration
 	// Clock is the time opening hours are judged at; nil = time.Now.
 	Clock func() time.Time
 	// Prompts are the built-in prompts menus need.

@@ -249,6 +249,7 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 		Block: cfg.SIP.AuthLockout.Block.D()}
 	sc.Streams = sip.StreamLimits{PerIP: cfg.SIP.Connections.PerIP, FirstMessage: cfg.SIP.Connections.FirstMessage.D()}
 	sc.MaxMessageSize = cfg.SIP.MaxMessageSize
+	sc.MediaTimeout = cfg.Media.Timeout.D()
 	if cfg.Node.Secret != "" {
 		sc.NodeName, sc.PeerSecret = cfg.Node.Name, []byte(cfg.Node.Secret)
 	}

@@ -178,7 +178,14 @@ type Media struct {
 	Ports      string   `yaml:"ports"`      // "MIN-MAX", inclusive, within 1024..65535, at least 4 ports; default DefaultMediaPorts
 	Quarantine Duration `yaml:"quarantine"` // released port pairs are not reused for this long, 0s..60s; default DefaultQuarantine (an explicit 0s in the file turns it off)
 	HoldMusic  string   `yaml:"hold_music"` // WAV file played while waiting; empty = generated music
+	// Timeout ends a connected call when one side has sent no RTP for this
+	// long (while neither side holds the call); 0s = never; 1s..10m;
+	// default DefaultMediaTimeout.
+	Timeout Duration `yaml:"timeout"`
 }
+
+// DefaultMediaTimeout is media.timeout's default.
+const DefaultMediaTimeout = 30 * time.Second
 
 // HTTP configures the HTTP server.
 type HTTP struct {

@@ -62,6 +62,9 @@ func (c *Config) ApplyDefaults() {
 	if len(c.SIP.DigestAlgorithms) == 0 {
 		c.SIP.DigestAlgorithms = append([]string(nil), DefaultDigestAlgorithms...)
 	}
+	if c.Media.Timeout == 0 {
+		c.Media.Timeout = Duration(DefaultMediaTimeout) // restoreZeros keeps an explicit 0s
+	}
 	if c.Media.Address == "" {
 		c.Media.Address = DefaultMediaAddr
 	}

@@ -298,6 +298,9 @@ func (w *walker) restoreZeros(c *Config) {
 	if w.zero["media.quarantine"] {
 		c.Media.Quarantine = 0
 	}
+	if w.zero["media.timeout"] {
+		c.Media.Timeout = 0
+	}
 	for i := range c.Queues {
 		if w.zero[fmt.Sprintf("queues[%d].ring_timeout", i)] {
 			c.Queues[i].RingTimeout = 0

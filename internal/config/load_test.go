@@ -24,7 +24,7 @@ func TestLoadExample(t *testing.T) {
 	assert.Equal(t, "node-1", c.Node.Name)
 	assert.Equal(t, []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "udp:[::1]:5060"}, c.SIP.Listen)
 	assert.Equal(t, "callwerk.local", c.SIP.Realm)
-	assert.Equal(t, Media{Address: "127.0.0.1", Ports: "20000-20999", Quarantine: Duration(2 * time.Second), HoldMusic: "testdata/hold.wav"}, c.Media)
+	assert.Equal(t, Media{Address: "127.0.0.1", Ports: "20000-20999", Quarantine: Duration(2 * time.Second), HoldMusic: "testdata/hold.wav", Timeout: Duration(DefaultMediaTimeout)}, c.Media)
 	assert.Equal(t, "127.0.0.1:8080", c.HTTP.Listen)
 	assert.Equal(t, StoreMemory, c.Store)
 	assert.Equal(t, BusEmbedded, c.Bus)

@@ -211,6 +211,9 @@ func (v *validator) media(m Media) {
 	if q := m.Quarantine.D(); q < 0 || q > MaxQuarantine {
 		v.add("media.quarantine", "must be between 0s and %s (got %s)", fmtLimit(MaxQuarantine), fmtDur(q))
 	}
+	if d := m.Timeout.D(); d != 0 && (d < time.Second || d > 10*time.Minute) {
+		v.add("media.timeout", "must be 0s (never) or between 1s and 10m (got %s)", d)
+	}
 	if m.HoldMusic != "" {
 		if err := checkWAV(m.HoldMusic); err != nil {
 			v.add("media.hold_music", "%v", err)
