@@ -116,6 +116,12 @@ func (a *ACD) watchNodes(ctx context.Context) error {
 		return err
 	}
 	now := a.clock.Now()
+	if !a.judging(now) {
+		// After a store outage every node gets a lease period to renew its
+		// own: the leases read now would report live nodes down (and their
+		// node legs would be hung up). The view keeps the leases of before.
+		return nil
+	}
 	a.view.mu.Lock()
 	down := a.view.setNodes(nodes, a.node, now)
 	a.view.mu.Unlock()
@@ -124,9 +130,6 @@ func (a *ACD) watchNodes(ctx context.Context) error {
 		if a.nodeDown != nil {
 			a.nodeDown(n.Name)
 		}
-	}
-	if !a.judging(now) {
-		return nil // after a store outage every node gets a lease period to renew its own
 	}
 	for _, n := range nodes {
 		if n.Name != a.node && !now.Before(n.Expires) {

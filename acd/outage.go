@@ -65,7 +65,17 @@ func (a *ACD) storeDown() bool {
 
 // orLater runs op; if the store cannot be reached it keeps op, to run when
 // the store is back, and reports success: the caller's call goes on.
+// While the store is down, or kept updates wait to be written, op joins
+// them without being tried: updates reach the store in the order they
+// happened.
 func (a *ACD) orLater(ctx context.Context, what string, op func(context.Context) error) error {
+	a.mu.Lock()
+	if a.out.down {
+		a.out.pending = append(a.out.pending, pendingOp{what, op})
+		a.mu.Unlock()
+		return nil
+	}
+	a.mu.Unlock()
 	err := op(ctx)
 	if !a.unavailable(err) {
 		return err
@@ -87,20 +97,27 @@ func (a *ACD) probe(ctx context.Context) {
 	if err := a.checkEpoch(pctx); err != nil {
 		return
 	}
-	a.mu.Lock()
-	pending := a.out.pending
-	a.out.pending = nil
-	a.mu.Unlock()
-	for i, op := range pending {
-		err := op.run(ctx)
-		if errors.Is(err, ErrUnavailable) {
-			a.mu.Lock()
-			a.out.pending = append(pending[i:], a.out.pending...)
-			a.mu.Unlock()
-			return
+	written := 0
+	for { // updates kept meanwhile join the end; down stays set until none is left
+		a.mu.Lock()
+		pending := a.out.pending
+		a.out.pending = nil
+		a.mu.Unlock()
+		if len(pending) == 0 {
+			break
 		}
-		if err != nil {
-			a.log.Warn().Err(err).Str("update", op.what).Msg("update kept during the store outage no longer applies")
+		for i, op := range pending {
+			err := op.run(ctx)
+			if errors.Is(err, ErrUnavailable) {
+				a.mu.Lock()
+				a.out.pending = append(pending[i:], a.out.pending...)
+				a.mu.Unlock()
+				return
+			}
+			if err != nil {
+				a.log.Warn().Err(err).Str("update", op.what).Msg("update kept during the store outage no longer applies")
+			}
+			written++
 		}
 	}
 	if a.leaseTTL > 0 {
@@ -113,11 +130,15 @@ func (a *ACD) probe(ctx context.Context) {
 	}
 	now := a.clock.Now()
 	a.mu.Lock()
+	if len(a.out.pending) > 0 { // kept while the view was reread: the next probe writes them
+		a.mu.Unlock()
+		return
+	}
 	since := a.out.since
 	a.out.down = false
 	a.out.judgeAfter = now.Add(a.leaseTTL)
 	a.mu.Unlock()
-	a.log.Info().Dur("outage", now.Sub(since)).Int("updates_written", len(pending)).Msg("store reachable again: full service")
+	a.log.Info().Dur("outage", now.Sub(since)).Int("updates_written", written).Msg("store reachable again: full service")
 	a.poke()
 }
 

@@ -416,7 +416,9 @@ func (p *Phone) Call(ctx context.Context, o CallOptions) (*MemberCall, error) {
 	if err != nil {
 		return nil, err
 	}
-	peer.keep = o.KeepPayloads
+	peer.mu.Lock()
+	peer.keep = o.KeepPayloads // the receiver already runs: under its lock
+	peer.mu.Unlock()
 	offer := media.BuildSDP(media.SDPParams{SessionID: 2, Version: 1, Addr: peer.Addr().Addr(), Port: int(peer.Addr().Port()),
 		Codec: media.PCMU, TelEventPT: TelephoneEventPT})
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: o.Number, Host: host, Port: port})

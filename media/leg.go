@@ -205,7 +205,7 @@ func (l *Leg) keyPressed(pkt []byte) {
 // sent to it (hold music over a bridge); StopPlay gives the stream back to
 // the peer. Play on a closed leg, or with a nil src, only stops playing.
 func (l *Leg) Play(src *Source) {
-	l.play(src, false)
+	l.play(src, false, nil)
 }
 
 // PlayOnce is Play without the loop: it sends src once and returns a
@@ -213,10 +213,17 @@ func (l *Leg) Play(src *Source) {
 // stops playing or closes. The leg then sends nothing (or its bridged
 // peer's packets, after StopPlay) until told otherwise.
 func (l *Leg) PlayOnce(src *Source) <-chan struct{} {
-	return l.play(src, true)
+	return l.play(src, true, nil)
 }
 
-func (l *Leg) play(src *Source, once bool) <-chan struct{} {
+// PlayOnceThen sends src once, then loops then (hold music after a
+// prompt) without a gap; the channel is closed when src has been sent or
+// the leg plays something else.
+func (l *Leg) PlayOnceThen(src, then *Source) <-chan struct{} {
+	return l.play(src, true, then)
+}
+
+func (l *Leg) play(src *Source, once bool, then *Source) <-chan struct{} {
 	if src == nil {
 		l.StopPlay()
 		return closedChan
@@ -229,7 +236,7 @@ func (l *Leg) play(src *Source, once bool) <-chan struct{} {
 		return closedChan
 	}
 	p := newPlayer(l, src, r.ids.Add(1))
-	p.once = once
+	p.once, p.then = once, then
 	l.player = p
 	l.out.setActive(p.id)
 	r.addPlayerLocked(p)

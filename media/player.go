@@ -16,6 +16,7 @@ type player struct {
 	id      uint64      // input id in leg.out
 	stopped atomic.Bool // set by control (StopPlay, Bridge, Close); the clock skips stopped players
 	once    bool        // play src once, not looped
+	then    *Source     // after a once, loop this (nil: stop)
 	done    chan struct{}
 	ended   sync.Once
 
@@ -36,14 +37,22 @@ func newPlayer(l *Leg, src *Source, id uint64) *player {
 // finish stops the player and closes done, once.
 func (p *player) finish() {
 	p.stopped.Store(true)
-	p.ended.Do(func() { close(p.done) })
+	p.signal()
 }
+
+// signal closes done, once.
+func (p *player) signal() { p.ended.Do(func() { close(p.done) }) }
 
 // tick sends the next frame. It does not allocate.
 func (p *player) tick(now time.Time) {
 	if p.once && p.frame >= p.src.Frames() {
-		p.finish() // the leg stays silent until control plays something else
-		return
+		if p.then == nil {
+			p.finish() // the leg stays silent until control plays something else
+			return
+		}
+		// The clip is over: the music goes on in the same stream, at once.
+		p.src, p.then, p.once, p.frame = p.then, nil, false, 0
+		p.signal()
 	}
 	p.pkt.Payload = p.src.Frame(p.leg.codec, p.frame)
 	n, err := p.pkt.MarshalTo(p.buf[:])

@@ -118,8 +118,12 @@ func OpenRedis(rawURL, prefix string) (*Redis, error) {
 // redisErr wraps the error of a Redis command. Errors that mean the
 // server cannot serve now (no connection, a timeout, a server loading its
 // data or demoted to a replica) also wrap acd.ErrUnavailable: the ACD then
-// keeps its node's updates until the server is back.
+// keeps its node's updates until the server is back. A cancelled context
+// is the caller's doing and does not.
 func redisErr(what string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: %w", what, err) // the caller gave up (a client went away), not the server
+	}
 	var re redis.Error
 	if errors.As(err, &re) {
 		msg := re.Error()

@@ -45,6 +45,7 @@ type call struct {
 	agentDlg atomic.Pointer[sipgo.DialogClientSession]
 	transfer chan string   // queue the agent transferred the call to (REFER), for talk
 	holds    chan hold     // hold and resume from re-INVITEs, for talk
+	talking  atomic.Bool   // talk runs: hold changes are taken
 	closed   *media.Source // the number is closed: play this and hang up
 	urgent   *Emergency    // the number's emergency announcement was on when the call came
 	menu     *Menu         // the number's menu, played before the call queues
@@ -272,9 +273,9 @@ func (c *call) run(ctx context.Context) error {
 		c.log = c.log.With().Str("queue", q).Logger()
 	}
 	qm := c.s.cfg.Queues[c.queue]
-	var prompt <-chan struct{} // a greeting or announcement playing; music follows
+	var prompt <-chan struct{} // a greeting or announcement playing; the music follows it
 	if qm.Greeting != nil {
-		prompt = c.memberLeg.PlayOnce(qm.Greeting)
+		prompt = c.memberLeg.PlayOnceThen(qm.Greeting, c.s.hold)
 	} else {
 		c.memberLeg.Play(c.s.hold)
 	}
@@ -289,9 +290,8 @@ func (c *call) run(ctx context.Context) error {
 	defer func() { ann.stop() }()
 	for {
 		select {
-		case <-prompt:
+		case <-prompt: // over; the music goes on by itself
 			prompt = nil
-			c.memberLeg.Play(c.s.hold)
 		case <-ann.C():
 			if prompt != nil { // the greeting (or an announcement) first
 				ann.retry(time.Second)
@@ -300,7 +300,7 @@ func (c *call) run(ctx context.Context) error {
 			w, ok := c.s.router.Waiting(c.id)
 			if say := ann.due(w, ok, c.s.cfg.Announcements); say != nil {
 				c.log.Debug().Int("position", w.Position).Dur("estimated_wait", w.Wait).Bool("has_estimate", w.HasWait).Msg("announcement")
-				prompt = c.memberLeg.PlayOnce(say)
+				prompt = c.memberLeg.PlayOnceThen(say, c.s.hold)
 			}
 		case <-ctx.Done():
 			c.abandon()
@@ -700,7 +700,10 @@ func (c *call) talk(ctx context.Context) error {
 
 	var reason error
 	by := ""
-	var held [2]bool // by the member, by the agent
+	var held [2]bool    // by the member, by the agent
+	armed := time.Now() // silence counts from the bridge or the last resume
+	c.talking.Store(true)
+	defer c.talking.Store(false)
 	var check <-chan time.Time
 	if t := c.s.cfg.MediaTimeout; t > 0 {
 		tick := time.NewTicker(min(t/4, time.Second))
@@ -711,6 +714,9 @@ func (c *call) talk(ctx context.Context) error {
 		select {
 		case h := <-c.holds:
 			c.hold(h, &held, agentLeg)
+			if !h.on {
+				armed = time.Now()
+			}
 			continue
 		case now := <-check:
 			if held[0] || held[1] {
@@ -720,6 +726,7 @@ func (c *call) talk(ctx context.Context) error {
 			if a := agentLeg.Silent(now); a > silent {
 				side, silent = "agent", a
 			}
+			silent = min(silent, now.Sub(armed))
 			if silent < c.s.cfg.MediaTimeout {
 				continue
 			}
@@ -947,9 +954,11 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	leg.SetRemote(netip.AddrPortFrom(offer.Addr, uint16(offer.Port)))
-	select { // talk plays music to the other side while this one holds
-	case c.holds <- hold{agent: leg != c.memberLeg, on: offer.Direction == media.DirSendOnly || offer.Direction == media.DirInactive}:
-	default:
+	if c.talking.Load() { // waiting or ringing, the legs are not bridged: nothing to hold
+		select { // talk plays music to the other side while this one holds
+		case c.holds <- hold{agent: leg != c.memberLeg, on: offer.Direction == media.DirSendOnly || offer.Direction == media.DirInactive}:
+		default:
+		}
 	}
 	res := sip.NewSDPResponseFromRequest(req, c.sdp(leg, media.AnswerDirection(offer.Direction)))
 	res.AppendHeader(sip.HeaderClone(&s.dialog.ContactHDR))

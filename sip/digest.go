@@ -191,9 +191,17 @@ func (a *Authenticator) useNonce(nonce string, nc uint64, expires, now time.Time
 		ok, err := a.shared.UseNonce(ctx, nonce, nc, expires)
 		cancel()
 		if err == nil {
+			if ok {
+				a.useLocal(nonce, nc, expires, now) // the fallback knows it too
+			}
 			return ok
 		}
 	}
+	return a.useLocal(nonce, nc, expires, now)
+}
+
+// useLocal is useNonce on this node's own counts.
+func (a *Authenticator) useLocal(nonce string, nc uint64, expires, now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if now.Sub(a.lastSweep) > NonceLifetime/10 {

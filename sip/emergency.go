@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/callwerk/callwerk/media"
@@ -71,14 +72,6 @@ func (s *Server) Numbers() []NumberInfo {
 		}
 		out = append(out, ni)
 	}
-	slices.SortFunc(out, func(a, b NumberInfo) int {
-		switch {
-		case a.Number < b.Number:
-			return -1
-		case a.Number > b.Number:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b NumberInfo) int { return strings.Compare(a.Number, b.Number) })
 	return out
 }

@@ -39,6 +39,7 @@ func (c *call) runMenu(ctx context.Context, m *Menu) (string, error) {
 	c.memberLeg.OnDTMF(c.keys)
 	defer c.memberLeg.OnDTMF(nil)
 	for attempt := 1; attempt <= m.Attempts; attempt++ {
+		c.log.Debug().Int("attempt", attempt).Msg("menu prompt")
 		key, err := c.collectKey(ctx, c.memberLeg.PlayOnce(m.Prompt), m.Timeout)
 		if err != nil {
 			return "", err
@@ -116,7 +117,7 @@ func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c := s.calls.get(req.CallID().Value())
-	if c == nil {
+	if c == nil || !c.memberDialog(req) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 		return
 	}
@@ -171,4 +172,18 @@ func dtmfKey(s string) (byte, bool) {
 		return 0, false
 	}
 	return k, true
+}
+
+// memberDialog reports whether req belongs to the member's dialog: its
+// From tag is the member's and its To tag ours, not just its Call-ID.
+func (c *call) memberDialog(req *sip.Request) bool {
+	inv, res := c.member.InviteRequest, c.member.InviteResponse
+	if inv == nil || res == nil || req.From() == nil || req.To() == nil {
+		return false
+	}
+	from, _ := req.From().Params.Get("tag")
+	to, _ := req.To().Params.Get("tag")
+	theirs, _ := inv.From().Params.Get("tag")
+	ours, _ := res.To().Params.Get("tag")
+	return from != "" && from == theirs && to == ours
 }

@@ -259,7 +259,7 @@ func stampReceived(out, msg []byte, src netip.Addr) []byte {
 			i = len(params)
 		}
 		name, _, _ := bytes.Cut(params[1:i], []byte("="))
-		if !equalFoldASCII(trimLWS(name), "received") {
+		if !equalFoldASCII(trimLWS(name), "received") { // trimLWS also takes the CRLF of a continuation
 			out = append(out, params[:i]...)
 		}
 		params = params[i:]
@@ -271,19 +271,20 @@ func stampReceived(out, msg []byte, src netip.Addr) []byte {
 
 // topVia returns the span of the top Via value's parameters in msg: from
 // its first ';' (or its end, if it has none) to the end of the value (a
-// comma or the end of the line); -1 if msg has no Via.
+// comma or the end of the header, continuation lines included); -1 if msg
+// has no Via.
 func topVia(msg []byte) (start, end int) {
 	pos := bytes.Index(msg, []byte("\r\n"))
 	for pos >= 0 && pos+2 < len(msg) {
-		line := msg[pos+2:]
-		eol := bytes.Index(line, []byte("\r\n"))
-		if eol <= 0 {
+		line := pos + 2
+		eol := headerEnd(msg, line)
+		if eol <= line {
 			return -1, -1 // the empty line: no Via
 		}
-		name, _, ok := bytes.Cut(line[:eol], []byte(":"))
-		if ok && (equalFoldASCII(trimLWS(name), "via") || equalFoldASCII(trimLWS(name), "v")) {
-			vstart := pos + 2 + len(name) + 1
-			vend := pos + 2 + eol
+		name, _, ok := bytes.Cut(msg[line:eol], []byte(":"))
+		if ok && headerKind(trimLWS(name)) == hVia {
+			vstart := line + len(name) + 1
+			vend := eol
 			if comma := bytes.IndexByte(msg[vstart:vend], ','); comma >= 0 {
 				vend = vstart + comma
 			}
@@ -292,9 +293,26 @@ func topVia(msg []byte) (start, end int) {
 			}
 			return vend, vend
 		}
-		pos += 2 + eol
+		pos = eol
 	}
 	return -1, -1
+}
+
+// headerEnd returns the index of the CRLF that ends the header starting at
+// line, after any continuation lines (RFC 3261 §7.3.1).
+func headerEnd(msg []byte, line int) int {
+	i := line
+	for {
+		eol := bytes.Index(msg[i:], []byte("\r\n"))
+		if eol < 0 {
+			return len(msg)
+		}
+		i += eol
+		if i+2 >= len(msg) || (msg[i+2] != ' ' && msg[i+2] != '\t') || i == line {
+			return i
+		}
+		i += 2
+	}
 }
 
 // refuse logs a refused message (without its content) and answers it
@@ -356,8 +374,7 @@ func frame(b []byte, max int) (int, Verdict) {
 		if !ok {
 			continue
 		}
-		name = trimLWS(name)
-		if !equalFoldASCII(name, "content-length") && !equalFoldASCII(name, "l") {
+		if headerKind(trimLWS(name)) != hContentLength {
 			continue
 		}
 		found++

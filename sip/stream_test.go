@@ -51,6 +51,8 @@ func TestStampReceived(t *testing.T) {
 		{"v: SIP/2.0/TCP h\r\n", "v: SIP/2.0/TCP h;received=192.0.2.7\r\n"},
 		{"Via: SIP/2.0/TCP h;received=10.0.0.1;branch=z9hG4bK1;RECEIVED = 8.8.8.8\r\n", "Via: SIP/2.0/TCP h;branch=z9hG4bK1;received=192.0.2.7\r\n"},
 		{"Via: SIP/2.0/TCP a;branch=z9hG4bK1, SIP/2.0/UDP b;received=1.2.3.4\r\n", "Via: SIP/2.0/TCP a;branch=z9hG4bK1;received=192.0.2.7, SIP/2.0/UDP b;received=1.2.3.4\r\n"},
+		// A folded Via cannot smuggle its own received past the stamp.
+		{"Via: SIP/2.0/TCP h;branch=z9hG4bK1\r\n ;received=203.0.113.9\r\n", "Via: SIP/2.0/TCP h;branch=z9hG4bK1\r\n ;received=192.0.2.7\r\n"},
 	}
 	for _, c := range cases {
 		in := "OPTIONS sip:a@b SIP/2.0\r\nFrom: <sip:x@y>;tag=1\r\n" + c.in + "Via: SIP/2.0/TCP second\r\nContent-Length: 0\r\n\r\n"

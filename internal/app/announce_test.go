@@ -82,13 +82,14 @@ func TestMemberHearsGreetingPositionsThenAgent(t *testing.T) {
 		return src
 	}
 	// The greeting, then "position three" at the first announcement after it.
-	wait := time.Duration(greeting.Frames())*20*time.Millisecond + 2*time.Second
-	time.Sleep(wait)
-	require.NoError(t, first.Hangup(ctx)) // the third call is second now
+	require.Eventually(t, func() bool { return logged(n, "announcement", "position", "3") }, 15*time.Second, 20*time.Millisecond)
+	said := clip(prompts.Position).Frames() + clip(prompts.Number(3)).Frames()
+	time.Sleep(time.Duration(said)*20*time.Millisecond + time.Second) // heard to the end, then music
+	require.NoError(t, first.Hangup(ctx))                             // the third call is second now
 	// The second call heard "position two" first; then the third call does.
 	require.Eventually(t, func() bool { return countLogged(n, "announcement", "position", "2") == 2 }, 7*time.Second, 20*time.Millisecond,
 		"the third call's next announcement says position two")
-	said := clip(prompts.Position).Frames() + clip(prompts.Number(2)).Frames()
+	said = clip(prompts.Position).Frames() + clip(prompts.Number(2)).Frames()
 	time.Sleep(time.Duration(said)*20*time.Millisecond + time.Second) // heard to the end, then music
 	require.NoError(t, second.Hangup(ctx))
 	require.NoError(t, n.acd.SetPause(ctx, "1001", ""))

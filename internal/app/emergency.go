@@ -37,7 +37,9 @@ func (a *App) subscribeEmergency() error {
 }
 
 // SetEmergency switches number's emergency announcement on this node at
-// once, and on the others through the bus.
+// once, and on the others through the bus (an error says this node alone
+// switched). The switch is not stored: a node that starts (again) takes
+// the configured position.
 func (a *App) SetEmergency(number string, on bool) error {
 	if err := a.sip.SetEmergency(number, on); err != nil {
 		return err
@@ -48,6 +50,7 @@ func (a *App) SetEmergency(number string, on bool) error {
 	}
 	if err != nil {
 		a.log.Warn().Err(err).Str("number", number).Msg("emergency switch not passed to the other nodes")
+		return fmt.Errorf("switched on this node only: the bus did not take it: %w", err)
 	}
 	return nil
 }

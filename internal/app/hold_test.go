@@ -36,26 +36,28 @@ func TestAgentHoldPlaysMusicToMember(t *testing.T) {
 	require.Equal(t, 200, code)
 	ac.RTP.Mute() // a held phone may fall silent: no media timeout while held
 	time.Sleep(3 * time.Second)
+	select {
+	case <-mc.Done():
+		t.Fatal("the held call was ended for silence")
+	default:
+	}
+	resumed := time.Now()
 	code, err = ac.Hold(ctx, false)
 	require.NoError(t, err)
 	require.Equal(t, 200, code)
-	select {
-	case <-mc.Done():
-		t.Fatal("the held call was ended")
-	default:
-	}
 	got := heard(t, mc.RTP.Payloads(), map[string]*media.Source{"music": holdMusic()})
 	assert.Equal(t, []string{"agent", "music"}, got, "the agent, then music while held")
 	assert.True(t, logged(n, "call on hold", "by", "agent"))
 	assert.True(t, logged(n, "call resumed", "by", "agent"))
 
-	// Resumed but silent (the agent's phone muted above): the media timeout
-	// ends the call.
+	// Resumed, but the agent's phone stays silent: the media timeout (2 s)
+	// ends the call, counted from the resume, not from the last packet.
 	select {
 	case <-mc.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the silent call was not ended by the media timeout")
 	}
+	assert.GreaterOrEqual(t, time.Since(resumed), 1900*time.Millisecond, "silence counts from the resume")
 	assert.Eventually(t, func() bool {
 		return strings.Contains(n.logs.String(), `"reason":"media timeout: no RTP from the agent for `)
 	}, time.Second, 10*time.Millisecond)

@@ -42,16 +42,17 @@ func TestMenuRFC4733(t *testing.T) {
 	billing := registerAgent(t, n, "1002", loadtest.AgentOptions{})
 
 	mc := call(t, n, newMember(t), "300")
-	time.Sleep(300 * time.Millisecond) // into the prompt: a key cuts it short
-	require.NoError(t, mc.SendDTMF('2'))
+	require.Eventually(t, func() bool { return received(mc) > 10 }, 3*time.Second, 10*time.Millisecond, "the prompt plays")
+	require.NoError(t, mc.SendDTMF('2')) // a key cuts the prompt short
 	waitAnswered(t, billing, 3*time.Second)
 	assert.Zero(t, service.Calls.Load())
 
 	mc = call(t, n, newMember(t), "300")
 	require.NoError(t, mc.SendDTMF('9'))
-	time.Sleep(500 * time.Millisecond) // "invalid" plays; keys meanwhile are ignored
-	require.NoError(t, mc.SendDTMF('1'))
-	time.Sleep(2500 * time.Millisecond) // the rest of "invalid"; then the prompt again
+	require.Eventually(t, func() bool { return logged(n, "menu: key not offered", "key", "9") }, 3*time.Second, 10*time.Millisecond)
+	require.NoError(t, mc.SendDTMF('1')) // during "invalid": ignored
+	require.Eventually(t, func() bool { return countLogged(n, "menu prompt", "attempt", "2") == 1 }, 10*time.Second, 10*time.Millisecond,
+		"after \"invalid\", the prompt again")
 	require.NoError(t, mc.SendDTMF('1'))
 	waitAnswered(t, service, 3*time.Second)
 	assert.True(t, logged(n, "menu: key not offered", "key", "9"))
@@ -124,3 +125,6 @@ func countLogged(n *node, message string, fields ...string) int {
 	}
 	return count
 }
+
+// received counts the RTP packets a member got.
+func received(mc *loadtest.MemberCall) uint64 { return mc.RTP.Stats().Received }

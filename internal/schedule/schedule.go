@@ -7,6 +7,7 @@ package schedule
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,14 +91,7 @@ func New(zone, land string, week, exceptions map[string]string) (*Hours, error) 
 	return h, nil
 }
 
-func landCodes() []string {
-	var out []string
-	for k := range Lands {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
+func landCodes() []string { return slices.Sorted(maps.Keys(Lands)) }
 
 // ParseSpans reads "08:00-12:00, 13:00-17:30" ("" = none). Spans must be
 // in order and must not overlap; "24:00" ends a span at midnight.
