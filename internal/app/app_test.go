@@ -639,19 +639,9 @@ func TestAPI(t *testing.T) {
 	const token = "test-api-token-0123456789abcdef"
 	n := startNode(t, func(c *config.Config) { c.HTTP.APIToken = token })
 	registerAgent(t, n, "1001", loadtest.AgentOptions{})
-	base := "http://" + n.HTTPAddr() + "/api/v1"
 	do := func(method, path, tok, body string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		require.NoError(t, err)
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		return apiCall(t, n, method, path, tok, body)
 	}
 	code, _ := do("GET", "/agents", "", "")
 	assert.Equal(t, 401, code)
@@ -846,4 +836,20 @@ func TestCallRateLimit(t *testing.T) {
 	call(t, n, newMember(t), "100")
 	_, err := newMember(t).Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "100", From: "+4930444"})
 	assert.ErrorContains(t, err, "503", "a second new call within the same second is refused")
+}
+
+// apiCall sends a request to the node's /api/v1 with the bearer token tok
+// ("" = none) and returns the status and body.
+func apiCall(t *testing.T, n *node, method, path, tok, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+n.HTTPAddr()+"/api/v1"+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
 }

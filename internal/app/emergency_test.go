@@ -1,9 +1,6 @@
 package app
 
 import (
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -31,14 +28,7 @@ func TestEmergencyAnnouncement(t *testing.T) {
 	agent := registerAgent(t, n, "1001", loadtest.AgentOptions{})
 	do := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, "http://"+n.HTTPAddr()+"/api/v1"+path, strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		return apiCall(t, n, method, path, token, body)
 	}
 	code, body := do("GET", "/numbers", "")
 	require.Equal(t, 200, code, body)
