@@ -37,6 +37,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeWAV -fuzztime $(FUZZTIME) ./media/
 	$(GO) test -run '^$$' -fuzz FuzzRelayPacket -fuzztime $(FUZZTIME) ./media/
 	$(GO) test -run '^$$' -fuzz FuzzTelephoneEvent -fuzztime $(FUZZTIME) ./media/
+	$(GO) test -run '^$$' -fuzz FuzzRTCP -fuzztime $(FUZZTIME) ./media/
 	$(GO) test -run '^$$' -fuzz FuzzParseDigest -fuzztime $(FUZZTIME) ./sip/
 	$(GO) test -run '^$$' -fuzz FuzzSanity -fuzztime $(FUZZTIME) ./sip/
 	$(GO) test -run '^$$' -fuzz 'FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/config/

@@ -47,8 +47,9 @@ type Leg struct {
 	closed  atomic.Bool
 	readers sync.WaitGroup
 
-	rx, tx, dropped, played, rtcpRx atomic.Uint64
-	lastRx                          atomic.Int64 // Unix ns of the last RTP packet accepted from the far end
+	rx, tx, dropped, played, rtcpRx, rtcpTx atomic.Uint64
+	rtcpFrom                                atomic.Uint64 // where the far end's RTCP comes from (addrKey), 0 = not seen
+	lastRx                                  atomic.Int64  // Unix ns of the last RTP packet accepted from the far end
 }
 
 // remote is a leg's idea of its far end. It is replaced as a whole (copy on
@@ -71,7 +72,8 @@ type LegStats struct {
 	TxPackets    uint64 // RTP packets sent to the far end (player frames and bridged packets)
 	Dropped      uint64 // read but not forwarded: not RTP, wrong source, or not bridged (or on hold)
 	PlayedFrames uint64 // player frames sent
-	RTCPPackets  uint64 // datagrams read on the RTCP socket (discarded: not forwarded yet)
+	RTCPPackets  uint64 // datagrams read on the RTCP socket
+	RTCPSent     uint64 // RTCP packets sent to the far end (forwarded from the bridged peer)
 }
 
 // NewLeg binds an RTP/RTCP port pair from the pool on the pool's address
@@ -295,6 +297,7 @@ func (l *Leg) Stats() LegStats {
 		Dropped:      l.dropped.Load(),
 		PlayedFrames: l.played.Load(),
 		RTCPPackets:  l.rtcpRx.Load(),
+		RTCPSent:     l.rtcpTx.Load(),
 	}
 }
 
@@ -315,20 +318,20 @@ func (l *Leg) readRTP() {
 	}
 }
 
-// readRTCP reads and discards RTCP: sender/receiver reports are not yet
-// forwarded or generated. Reading keeps the socket's queue empty.
+// readRTCP is the leg's RTCP reader goroutine: it forwards the far end's
+// RTCP to the bridged peer (receiveRTCP) and drops the rest.
 func (l *Leg) readRTCP() {
 	defer l.readers.Done()
 	buf := make([]byte, maxPacket)
 	for {
-		_, _, err := l.rtcp.ReadFromUDPAddrPort(buf)
+		n, src, err := l.rtcp.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if l.closed.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		l.rtcpRx.Add(1)
+		l.receiveRTCP(buf[:n], src)
 	}
 }
 
