@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -70,6 +72,42 @@ func (c *Config) Summary() string {
 		row(q.Name, q.Strategy, q.RingTimeout.String(), q.Wrapup.String(), strconv.Itoa(agents), list(numbers))
 	}
 	tw.Flush()
+
+	if len(c.Menus) > 0 {
+		b.WriteString("\n")
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		row("menu", "keys", "default", "numbers")
+		for _, m := range c.Menus {
+			var keys, numbers []string
+			for _, k := range slices.Sorted(maps.Keys(m.Options)) {
+				keys = append(keys, k+" "+m.Options[k])
+			}
+			for _, n := range c.Numbers {
+				if n.Menu == m.Name {
+					numbers = append(numbers, n.Number)
+				}
+			}
+			def := m.Default
+			if def == "" {
+				def = "goodbye"
+			}
+			row(m.Name, list(keys), def, list(numbers))
+		}
+		tw.Flush()
+	}
+	for _, h := range c.Hours {
+		var numbers []string
+		for _, n := range c.Numbers {
+			if n.Hours == h.Name {
+				numbers = append(numbers, n.Number)
+			}
+		}
+		land := h.Land
+		if land == "" {
+			land = "no holidays"
+		}
+		fmt.Fprintf(&b, "hours %s: %s, %s, %d weekdays, %d exceptions; numbers %s\n", h.Name, h.Timezone, land, len(h.Week), len(h.Exceptions), list(numbers))
+	}
 
 	b.WriteString("\n")
 	if len(c.Trunks) == 0 {

@@ -66,3 +66,14 @@ func TestSummaryOfInvalidConfig(t *testing.T) {
 	c.Store = "redis://%zz"
 	assert.NotEmpty(t, c.Summary())
 }
+
+func TestSummaryMenusAndHours(t *testing.T) {
+	c, err := Load("testdata/example.yaml")
+	require.NoError(t, err)
+	c.Menus = []Menu{{Name: "main", Options: map[string]string{"2": "billing", "1": "service"}}}
+	c.Hours = []Hours{{Name: "office", Timezone: DefaultTimezone, Land: "BY", Week: map[string]string{"mon": "08:00-18:00"}}}
+	c.Numbers = append(c.Numbers, Number{Number: "300", Menu: "main", Hours: "office"})
+	s := c.Summary()
+	assert.Regexp(t, `(?m)^main\s+1 service, 2 billing\s+goodbye\s+300$`, s)
+	assert.Contains(t, s, "hours office: Europe/Berlin, BY, 1 weekdays, 0 exceptions; numbers 300")
+}
