@@ -106,7 +106,7 @@ func (c *Config) Summary() string {
 		if land == "" {
 			land = "no holidays"
 		}
-		fmt.Fprintf(&b, "hours %s: %s, %s, %d weekdays, %d exceptions; numbers %s\n", h.Name, h.Timezone, land, len(h.Week), len(h.Exceptions), list(numbers))
+		fmt.Fprintf(&b, "hours %s: %s, %s, open on %d of 7 days, %d exception dates; numbers %s\n", h.Name, h.Timezone, land, len(h.Week), len(h.Exceptions), list(numbers))
 	}
 
 	b.WriteString("\n")

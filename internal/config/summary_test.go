@@ -75,5 +75,5 @@ func TestSummaryMenusAndHours(t *testing.T) {
 	c.Numbers = append(c.Numbers, Number{Number: "300", Menu: "main", Hours: "office"})
 	s := c.Summary()
 	assert.Regexp(t, `(?m)^main\s+1 service, 2 billing\s+goodbye\s+300$`, s)
-	assert.Contains(t, s, "hours office: Europe/Berlin, BY, 1 weekdays, 0 exceptions; numbers 300")
+	assert.Contains(t, s, "hours office: Europe/Berlin, BY, open on 1 of 7 days, 0 exception dates; numbers 300")
 }
