@@ -66,6 +66,10 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	if !validRequest(req, tx) {
 		return
 	}
+	if !s.plainAllowed(req.Transport(), req.Source()) {
+		s.refuseUntrusted(req, tx, sip.StatusForbidden, "Forbidden: TLS required outside the trusted networks")
+		return
+	}
 	user, ok := s.authenticate(req, tx, "registration")
 	if !ok {
 		return

@@ -107,6 +107,10 @@ type Config struct {
 	MaxMessageSize int
 	// Nonces, if set, keeps digest nonce counts for all nodes.
 	Nonces NonceCounter
+	// Trusted are the networks whose phones may use plain UDP/TCP and RTP;
+	// agents elsewhere must use TLS. nil: every address is trusted (tests,
+	// embedding); the app always sets it from networks.trusted.
+	Trusted []netip.Prefix
 	// MediaTimeout ends a connected call after one side sent no RTP for
 	// this long, while neither holds it; 0 = never.
 	MediaTimeout time.Duration
@@ -491,6 +495,34 @@ func (s *Server) trunkSource(src string) bool {
 		return false
 	}
 	return s.trunkAddr(ap.Addr().Unmap())
+}
+
+// plainAllowed reports whether a request that came over transport from src
+// may use unencrypted signalling and media: a secure transport, a trusted
+// network, or no policy.
+func (s *Server) plainAllowed(transport, src string) bool {
+	if s.cfg.Trusted == nil || strings.EqualFold(transport, "tls") || strings.EqualFold(transport, "wss") {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(src)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	for _, p := range s.cfg.Trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// refuseUntrusted answers a request from outside the trusted networks over
+// a plain transport with status and a reason that says why, and logs it.
+func (s *Server) refuseUntrusted(req *sip.Request, tx sip.ServerTransaction, status int, reason string) {
+	s.log.Warn().Str("security", "encryption-policy").Str("source", req.Source()).Str("method", string(req.Method)).
+		Msg("request refused: outside the trusted networks without TLS")
+	_ = tx.Respond(sip.NewResponseFromRequest(req, status, reason, nil))
 }
 
 func (s *Server) trunkAddr(a netip.Addr) bool {

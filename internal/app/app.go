@@ -250,6 +250,9 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 	sc.Streams = sip.StreamLimits{PerIP: cfg.SIP.Connections.PerIP, FirstMessage: cfg.SIP.Connections.FirstMessage.D()}
 	sc.MaxMessageSize = cfg.SIP.MaxMessageSize
 	sc.MediaTimeout = cfg.Media.Timeout.D()
+	if sc.Trusted, err = cfg.Networks.TrustedPrefixes(); err != nil {
+		return sip.Config{}, fmt.Errorf("networks.%w", err)
+	}
 	if cfg.Node.Secret != "" {
 		sc.NodeName, sc.PeerSecret = cfg.Node.Name, []byte(cfg.Node.Secret)
 	}

@@ -105,6 +105,15 @@ func (t Trunk) Prefixes() ([]netip.Prefix, error) { return parsePrefixes("addres
 // ExemptPrefixes parses sip.flood.exempt like Trunk.Prefixes.
 func (f Flood) ExemptPrefixes() ([]netip.Prefix, error) { return parsePrefixes("exempt", f.Exempt) }
 
+// TrustedPrefixes parses networks.trusted; never nil.
+func (n Networks) TrustedPrefixes() ([]netip.Prefix, error) {
+	ps, err := parsePrefixes("trusted", n.Trusted)
+	if ps == nil {
+		ps = []netip.Prefix{}
+	}
+	return ps, err
+}
+
 // parsePrefixes parses the list under key; errors name key[i].
 func parsePrefixes(key string, list []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(list))

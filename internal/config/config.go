@@ -44,19 +44,22 @@ const (
 
 // Config is the whole configuration file of one Callwerk node.
 type Config struct {
-	Node    Node     `yaml:"node"`            // identity of this node in a cluster
-	SIP     SIP      `yaml:"sip"`             // SIP listeners and digest realm
-	Media   Media    `yaml:"media"`           // RTP relay address, ports and hold music
-	HTTP    HTTP     `yaml:"http"`            // HTTP API, metrics and health checks
-	Store   string   `yaml:"store"`           // "memory" or a redis:// / rediss:// URL; default "memory"
-	Bus     string   `yaml:"bus"`             // "embedded" or a nats:// / tls:// URL (comma-separated for a cluster); default "embedded"
-	Privacy Privacy  `yaml:"privacy"`         // pseudonymisation of caller numbers in logs and events
-	Trunks  []Trunk  `yaml:"trunks"`          // carriers whose INVITEs are accepted without authentication
-	Numbers []Number `yaml:"numbers"`         // dialled numbers and the queue (or menu) each one feeds
-	Menus   []Menu   `yaml:"menus,omitempty"` // voice menus numbers can lead to: press 1 for ..., 2 for ...
-	Hours   []Hours  `yaml:"hours,omitempty"` // opening hours numbers can keep
-	Queues  []Queue  `yaml:"queues"`          // call queues; at least one
-	Agents  []Agent  `yaml:"agents"`          // clerks: SIP accounts of their phones and their queues
+	Node    Node    `yaml:"node"`    // identity of this node in a cluster
+	SIP     SIP     `yaml:"sip"`     // SIP listeners and digest realm
+	Media   Media   `yaml:"media"`   // RTP relay address, ports and hold music
+	HTTP    HTTP    `yaml:"http"`    // HTTP API, metrics and health checks
+	Store   string  `yaml:"store"`   // "memory" or a redis:// / rediss:// URL; default "memory"
+	Bus     string  `yaml:"bus"`     // "embedded" or a nats:// / tls:// URL (comma-separated for a cluster); default "embedded"
+	Privacy Privacy `yaml:"privacy"` // pseudonymisation of caller numbers in logs and events
+	// Networks says which networks are trusted with unencrypted signalling
+	// and media.
+	Networks Networks `yaml:"networks"`
+	Trunks   []Trunk  `yaml:"trunks"`          // carriers whose INVITEs are accepted without authentication
+	Numbers  []Number `yaml:"numbers"`         // dialled numbers and the queue (or menu) each one feeds
+	Menus    []Menu   `yaml:"menus,omitempty"` // voice menus numbers can lead to: press 1 for ..., 2 for ...
+	Hours    []Hours  `yaml:"hours,omitempty"` // opening hours numbers can keep
+	Queues   []Queue  `yaml:"queues"`          // call queues; at least one
+	Agents   []Agent  `yaml:"agents"`          // clerks: SIP accounts of their phones and their queues
 	// QueueLog is a file the queue events are appended to in the style of
 	// Asterisk's queue_log (docs/queue-log.md); empty = no file.
 	QueueLog string `yaml:"queue_log"`
@@ -197,6 +200,20 @@ type HTTP struct {
 
 // MinAPITokenLen is the shortest API token accepted.
 const MinAPITokenLen = 24
+
+// Networks (networks) are the addresses whose phones may use plain UDP or
+// TCP and RTP. Agents anywhere else must use TLS (and, once available,
+// SRTP): a plain REGISTER from them gets 403. Trunks are not affected.
+type Networks struct {
+	// Trusted are CIDRs or IPs; default DefaultTrusted (loopback and the
+	// private ranges: the office LAN, not the internet). An explicit empty
+	// list trusts nothing.
+	Trusted []string `yaml:"trusted"`
+}
+
+// DefaultTrusted is networks.trusted's default: loopback, RFC 1918 and
+// RFC 4193 unique local addresses.
+var DefaultTrusted = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
 
 // Privacy configures how caller numbers are pseudonymised.
 type Privacy struct {

@@ -1,6 +1,9 @@
 package config
 
-import "os"
+import (
+	"os"
+	"slices"
+)
 
 // ApplyDefaults fills every empty or zero field that has a default (see the
 // Default* constants). A zero Duration counts as unset here; [Load] keeps a
@@ -58,6 +61,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.SIP.MaxMessageSize == 0 {
 		c.SIP.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.Networks.Trusted == nil { // an explicit [] trusts nothing
+		c.Networks.Trusted = slices.Clone(DefaultTrusted)
 	}
 	if len(c.SIP.DigestAlgorithms) == 0 {
 		c.SIP.DigestAlgorithms = append([]string(nil), DefaultDigestAlgorithms...)

@@ -52,6 +52,9 @@ func (c *Config) Validate() error {
 	v.store(c.Store)
 	v.bus(c.Bus)
 	v.privacy(c.Privacy)
+	if _, err := c.Networks.TrustedPrefixes(); err != nil {
+		v.add("networks", "%v", err)
+	}
 	v.trunks(c.Trunks)
 	queues := v.queues(c.Queues)
 	menus := v.menus(c.Menus, queues)

@@ -133,6 +133,7 @@ func TestValidateInvalid(t *testing.T) {
 		{"emergency then", func(c *Config) {
 			c.Numbers[0].Emergency = &Emergency{Prompt: filepath.Join("testdata", "hold.wav"), Then: "transfer"}
 		}, "numbers[0].emergency.then", `(got "transfer")`},
+		{"trusted network", func(c *Config) { c.Networks.Trusted = []string{"10.0.0.0/8", "office"} }, "networks", `trusted[1]: want a CIDR`},
 		{"menu unknown", func(c *Config) { c.Numbers[0].Queue, c.Numbers[0].Menu = "", "nope" }, "numbers[0].menu", `unknown menu "nope"`},
 		{"menu and queue", func(c *Config) { c.Menus = []Menu{testMenu()}; c.Numbers[0].Menu = "main" }, "numbers[0]", "both a queue and a menu"},
 		{"menu key", func(c *Config) { m := testMenu(); m.Options["12"] = "service"; c.Menus = []Menu{m} }, "menus[0].options", `key "12" must be one of 0-9, * or #`},
