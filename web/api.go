@@ -1,11 +1,13 @@
-// Package web serves Callwerk's HTTP API. For now: agents' states (read and
-// change) and per-queue live figures under /api/v1, behind a bearer token;
-// the dashboard and sign-in with roles extend it.
+// Package web serves Callwerk's HTTP API under /api/v1, behind a bearer
+// token: agents' states (read and change), per-queue live figures, the
+// numbers' emergency switches, and its OpenAPI description
+// (/api/v1/openapi.json). The dashboard and sign-in with roles extend it.
 package web
 
 import (
 	"context"
 	"crypto/subtle"
+	_ "embed" // openapi.json
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -54,22 +56,53 @@ func NewAPI(ctl Control, figures Figures, numbers Numbers, token string, pauseRe
 	return &API{ctl: ctl, figures: figures, numbers: numbers, token: []byte(token), pauseReasons: pauseReasons, log: log}
 }
 
+// route is one operation of the API.
+type route struct {
+	pattern string // method and path, as http.ServeMux takes them
+	h       http.HandlerFunc
+	open    bool // served without the token
+}
+
+// routes are the API's operations; openapi.json describes those under
+// /api/v1 (TestOpenAPIDescribesEveryRoute).
+func (a *API) routes() []route {
+	return []route{
+		{"GET /api/v1/agents", a.listAgents, false},
+		{"POST /api/v1/agents/{id}/pause", a.pause, false},
+		{"POST /api/v1/agents/{id}/unpause", a.unpause, false},
+		{"POST /api/v1/agents/{id}/end-wrapup", a.endWrapUp, false},
+		{"GET /api/v1/queues", a.queues, false},
+		{"GET /api/v1/numbers", a.listNumbers, false},
+		{"POST /api/v1/numbers/{number}/emergency", a.emergency, false},
+		{"GET /api/v1/openapi.json", serveOpenAPI, true},
+		// Go's profiler, for operators and the load tool's memory figures:
+		// behind the API token, like everything that is not a health check.
+		{"GET /debug/pprof/", pprof.Index, false},
+		{"GET /debug/pprof/cmdline", pprof.Cmdline, false},
+		{"GET /debug/pprof/profile", pprof.Profile, false},
+		{"GET /debug/pprof/symbol", pprof.Symbol, false},
+		{"GET /debug/pprof/trace", pprof.Trace, false},
+	}
+}
+
 // Register adds the API's routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/agents", a.auth(a.listAgents))
-	mux.Handle("POST /api/v1/agents/{id}/pause", a.auth(a.pause))
-	mux.Handle("POST /api/v1/agents/{id}/unpause", a.auth(a.unpause))
-	mux.Handle("POST /api/v1/agents/{id}/end-wrapup", a.auth(a.endWrapUp))
-	mux.Handle("GET /api/v1/queues", a.auth(a.queues))
-	mux.Handle("GET /api/v1/numbers", a.auth(a.listNumbers))
-	mux.Handle("POST /api/v1/numbers/{number}/emergency", a.auth(a.emergency))
-	// Go's profiler, for operators and the load tool's memory figures:
-	// behind the API token, like everything that is not a health check.
-	mux.Handle("GET /debug/pprof/", a.auth(pprof.Index))
-	mux.Handle("GET /debug/pprof/cmdline", a.auth(pprof.Cmdline))
-	mux.Handle("GET /debug/pprof/profile", a.auth(pprof.Profile))
-	mux.Handle("GET /debug/pprof/symbol", a.auth(pprof.Symbol))
-	mux.Handle("GET /debug/pprof/trace", a.auth(pprof.Trace))
+	for _, r := range a.routes() {
+		if r.open {
+			mux.Handle(r.pattern, r.h)
+		} else {
+			mux.Handle(r.pattern, a.auth(r.h))
+		}
+	}
+}
+
+//go:embed openapi.json
+var openAPI []byte
+
+// serveOpenAPI serves the OpenAPI document of the API.
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPI)
 }
 
 type apiError struct {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -133,4 +134,35 @@ func TestProfilerNeedsTheToken(t *testing.T) {
 	code, body := get(token)
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "# HeapAlloc = ")
+}
+
+// The OpenAPI document is served without the token and describes exactly
+// the operations registered under /api/v1.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(openAPI, &doc))
+	assert.Equal(t, "3.1.0", doc.OpenAPI)
+	described := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			described[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	registered := map[string]bool{}
+	for _, r := range (&API{}).routes() {
+		if strings.Contains(r.pattern, " /api/v1/") {
+			registered[r.pattern] = true
+		}
+	}
+	assert.Equal(t, registered, described)
+
+	mux := http.NewServeMux()
+	NewAPI(&fakeControl{}, fakeFigures{}, nil, token, nil, zerolog.Nop()).Register(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/openapi.json", nil))
+	assert.Equal(t, 200, rec.Code)
+	assert.JSONEq(t, string(openAPI), rec.Body.String())
 }
