@@ -52,16 +52,9 @@ func (e TelephoneEvent) Digit() byte {
 }
 
 // rtpPayload returns the payload of the valid RTP packet pkt (validRTP
-// holds): after the CSRC list and header extension, before the padding.
+// holds).
 func rtpPayload(pkt []byte) []byte {
-	off := rtpHeaderLen + 4*int(pkt[0]&0x0F)
-	if pkt[0]&0x10 != 0 {
-		off += 4 + 4*int(binary.BigEndian.Uint16(pkt[off+2:]))
-	}
-	end := len(pkt)
-	if pkt[0]&0x20 != 0 {
-		end -= int(pkt[len(pkt)-1])
-	}
+	off, end, _ := payloadSpan(pkt)
 	return pkt[off:end]
 }
 

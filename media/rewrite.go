@@ -24,21 +24,29 @@ func validRTP(pkt []byte) bool {
 	if pt := pkt[1] & 0x7F; pt >= 72 && pt <= 76 {
 		return false
 	}
-	off := rtpHeaderLen + 4*int(pkt[0]&0x0F)
+	_, _, ok := payloadSpan(pkt)
+	return ok
+}
+
+// payloadSpan returns where the payload of the RTP packet pkt (at least
+// the fixed header) begins and ends: after the CSRC list and header
+// extension, before the padding; false if those do not fit in pkt.
+func payloadSpan(pkt []byte) (off, end int, ok bool) {
+	off = rtpHeaderLen + 4*int(pkt[0]&0x0F)
 	if pkt[0]&0x10 != 0 { // header extension: 16-bit profile, 16-bit length in words
 		if len(pkt) < off+4 {
-			return false
+			return 0, 0, false
 		}
 		off += 4 + 4*int(binary.BigEndian.Uint16(pkt[off+2:]))
 	}
-	end := len(pkt)
+	end = len(pkt)
 	if pkt[0]&0x20 != 0 { // padding: the last byte counts the padding bytes
 		end -= int(pkt[len(pkt)-1])
 		if pkt[len(pkt)-1] == 0 {
-			return false
+			return 0, 0, false
 		}
 	}
-	return off <= end
+	return off, end, off <= end
 }
 
 // outStream is the one RTP stream a leg sends to its far end. Whatever feeds
