@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"github.com/callwerk/callwerk/media"
 )
 
 // Tag marks who sent an RTP payload.
@@ -365,7 +367,7 @@ func (c *sendClock) run(stop, stopped chan struct{}) {
 // key is down, 20 ms apart, then the final packet three times, all with
 // one timestamp. Call it after Send; it blocks for about 60 ms.
 func (p *RTPPeer) SendKey(key byte, pt uint8) error {
-	ev := strings.IndexByte("0123456789*#ABCD", key)
+	ev := strings.IndexByte(media.DTMFKeys, key)
 	if ev < 0 {
 		return fmt.Errorf("send key: %q is not a DTMF key", key)
 	}

@@ -39,14 +39,15 @@ func ParseTelephoneEvent(payload []byte) (TelephoneEvent, error) {
 	}, nil
 }
 
-// dtmfDigits maps RFC 4733 §3.2 events 0-15 to their keys.
-const dtmfDigits = "0123456789*#ABCD"
+// DTMFKeys are the sixteen DTMF keys in the order of their RFC 4733 §3.2
+// event codes: DTMFKeys[e] is the key of event e.
+const DTMFKeys = "0123456789*#ABCD"
 
 // Digit is the key of a DTMF event (0-15), or 0 for other events
 // (line events, tones).
 func (e TelephoneEvent) Digit() byte {
-	if int(e.Event) < len(dtmfDigits) {
-		return dtmfDigits[e.Event]
+	if int(e.Event) < len(DTMFKeys) {
+		return DTMFKeys[e.Event]
 	}
 	return 0
 }

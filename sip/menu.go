@@ -168,7 +168,7 @@ func dtmfKey(s string) (byte, bool) {
 	if k >= 'a' && k <= 'd' {
 		k -= 'a' - 'A'
 	}
-	if strings.IndexByte("0123456789*#ABCD", k) < 0 {
+	if strings.IndexByte(media.DTMFKeys, k) < 0 {
 		return 0, false
 	}
 	return k, true
