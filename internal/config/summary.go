@@ -78,30 +78,20 @@ func (c *Config) Summary() string {
 		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		row("menu", "keys", "default", "numbers")
 		for _, m := range c.Menus {
-			var keys, numbers []string
+			var keys []string
 			for _, k := range slices.Sorted(maps.Keys(m.Options)) {
 				keys = append(keys, k+" "+m.Options[k])
-			}
-			for _, n := range c.Numbers {
-				if n.Menu == m.Name {
-					numbers = append(numbers, n.Number)
-				}
 			}
 			def := m.Default
 			if def == "" {
 				def = "goodbye"
 			}
-			row(m.Name, list(keys), def, list(numbers))
+			row(m.Name, list(keys), def, list(c.numbersWhere(func(n Number) bool { return n.Menu == m.Name })))
 		}
 		tw.Flush()
 	}
 	for _, h := range c.Hours {
-		var numbers []string
-		for _, n := range c.Numbers {
-			if n.Hours == h.Name {
-				numbers = append(numbers, n.Number)
-			}
-		}
+		numbers := c.numbersWhere(func(n Number) bool { return n.Hours == h.Name })
 		land := h.Land
 		if land == "" {
 			land = "no holidays"
@@ -121,6 +111,17 @@ func (c *Config) Summary() string {
 	}
 	tw.Flush()
 	return b.String()
+}
+
+// numbersWhere returns the numbers for which keep is true, in config order.
+func (c *Config) numbersWhere(keep func(Number) bool) []string {
+	var out []string
+	for _, n := range c.Numbers {
+		if keep(n) {
+			out = append(out, n.Number)
+		}
+	}
+	return out
 }
 
 // list joins up to maxListed items and counts the rest.
