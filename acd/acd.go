@@ -918,6 +918,12 @@ func (a *ACD) abandon(ctx context.Context, call CallID, fence uint64, now time.T
 	return nil
 }
 
+// Closed records a call that found its entry point closed: the event
+// call.closed, counted in the queue's figures.
+func (a *ACD) Closed(queue string) {
+	a.events.Emit(Event{Time: a.clock.Now(), Type: "call.closed", Queue: queue})
+}
+
 // releaseAgent ends agent id's offer of call (fence), which left the store.
 func (a *ACD) releaseAgent(ctx context.Context, id AgentID, call CallID, fence uint64, now time.Time) {
 	ag, err := a.updateAgent(ctx, id, func(g *Agent) error {

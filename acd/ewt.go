@@ -129,9 +129,3 @@ func (a *ACD) Waiting(call CallID) (WaitInfo, bool) {
 	}
 	return w, true
 }
-
-// Closed records a call that found its entry point closed: the event
-// call.closed, counted in the queue's figures.
-func (a *ACD) Closed(queue string) {
-	a.events.Emit(Event{Time: a.clock.Now(), Type: "call.closed", Queue: queue})
-}

@@ -143,11 +143,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.urgent = num.Emergency
 	}
 	if num.Hours != nil {
-		now := time.Now
-		if s.cfg.Clock != nil {
-			now = s.cfg.Clock
-		}
-		if open, why := num.Hours.Open(now()); !open {
+		if open, why := num.Hours.Open(s.cfg.Clock()); !open {
 			c.log.Info().Str("why", why).Msg("closed: the caller hears the closed prompt")
 			c.closed = num.Closed
 			s.router.Closed(num.Queue)
@@ -980,7 +976,10 @@ func (c *call) hold(h hold, held *[2]bool, agentLeg *media.Leg) {
 		return // a session refresh
 	}
 	held[side] = h.on
-	who := map[bool]string{false: "member", true: "agent"}[h.agent]
+	who := "member"
+	if h.agent {
+		who = "agent"
+	}
 	if h.on {
 		c.log.Info().Str("by", who).Msg("call on hold")
 		other.Play(c.s.hold)

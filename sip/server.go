@@ -182,6 +182,9 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 		udp:      make(map[string]net.PacketConn),
 		parseLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second}),
 	}
+	if s.cfg.Clock == nil {
+		s.cfg.Clock = time.Now
+	}
 	s.callCtx, s.hangUp = context.WithCancel(context.Background())
 	s.lockout = NewLockout(cfg.Lockout)
 	if cfg.MaxCallRate > 0 {
