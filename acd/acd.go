@@ -886,16 +886,22 @@ func (a *ACD) connect(ctx context.Context, call CallID, agent AgentID, fence uin
 // call failed) before an agent took it. Agents whose phones were ringing
 // for it are free again.
 func (a *ACD) Abandon(ctx context.Context, call CallID) error {
+	return a.leaveUnanswered(ctx, call, "call.abandoned")
+}
+
+// leaveUnanswered takes a call out of its queue with event typ: Abandon, or
+// a callback given up.
+func (a *ACD) leaveUnanswered(ctx context.Context, call CallID, typ string) error {
 	now := a.clock.Now()
 	a.mu.Lock()
 	fence := a.fences[call]
 	delete(a.waiters, call)
 	delete(a.fences, call)
 	a.mu.Unlock()
-	return a.orLater(ctx, "abandon", func(ctx context.Context) error { return a.abandon(ctx, call, fence, now) })
+	return a.orLater(ctx, typ, func(ctx context.Context) error { return a.abandon(ctx, call, fence, typ, now) })
 }
 
-func (a *ACD) abandon(ctx context.Context, call CallID, fence uint64, now time.Time) error {
+func (a *ACD) abandon(ctx context.Context, call CallID, fence uint64, typ string, now time.Time) error {
 	freed := false
 	c, ag, err := a.removeCall(ctx, call, func(c *Call, ag *Agent) error {
 		freed = offerHeld(c, ag) && c.Fence == fence
@@ -907,7 +913,7 @@ func (a *ACD) abandon(ctx context.Context, call CallID, fence uint64, now time.T
 	if err != nil {
 		return fmt.Errorf("abandon %s: %w", call, err)
 	}
-	a.events.Emit(Event{Time: now, Type: "call.abandoned", Queue: c.Queue, Call: call})
+	a.events.Emit(Event{Time: now, Type: typ, Queue: c.Queue, Call: call})
 	if freed {
 		a.emitAgent(ag, now)
 	}

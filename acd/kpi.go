@@ -103,6 +103,16 @@ type QueueKPI struct {
 	ExitedEmpty    int           `json:"exited_empty"`    // calls that left when the queue's last agent logged out
 	Closed         int           `json:"closed"`          // calls that came while the number was closed (not offered)
 
+	// Callbacks: members who asked to be called back in the period; of
+	// those calls, the ones answered when called back (also in Answered,
+	// their wait up to that answer) and the ones given up after the last
+	// attempt (in no other counter). CallbacksPending counts callbacks
+	// waiting now (also in Waiting).
+	Callbacks         int `json:"callbacks"`
+	CallbacksAnswered int `json:"callbacks_answered"`
+	CallbacksFailed   int `json:"callbacks_failed"`
+	CallbacksPending  int `json:"callbacks_pending"`
+
 	// ServiceLevel is AnsweredInSL / SLCalls, a fraction in [0,1]; 0 when
 	// SLCalls is 0 (show "no calls", not 0 %).
 	ServiceLevel float64 `json:"service_level"`
@@ -146,14 +156,16 @@ type KPITracker struct {
 }
 
 type queueCount struct {
-	offered, answered, abandoned, short, inSL int
-	overflowed, timedOut, exitedEmpty, closed int
-	waitSum                                   time.Duration // of answered calls
+	offered, answered, abandoned, short, inSL     int
+	overflowed, timedOut, exitedEmpty, closed     int
+	callbacks, callbacksAnswered, callbacksFailed int
+	waitSum                                       time.Duration // of answered calls
 }
 
 type waitingCall struct {
 	queue    string
 	enqueued time.Time
+	callback bool
 }
 
 type agentSeen struct {
@@ -210,6 +222,9 @@ func (k *KPITracker) Observe(ev Event) {
 		wait := msBetween(w.enqueued, ev.Time)
 		if ev.Type == "call.connected" {
 			q.answered++
+			if w.callback {
+				q.callbacksAnswered++
+			}
 			q.waitSum += wait
 			if wait <= k.cfg.Target {
 				q.inSL++
@@ -233,6 +248,25 @@ func (k *KPITracker) Observe(ev Event) {
 		if counted {
 			from.overflowed++
 			to.offered++
+		}
+	case "call.callback":
+		w, ok := k.waiting[ev.Call]
+		if !ok || w.callback {
+			return
+		}
+		w.callback = true
+		k.waiting[ev.Call] = w
+		if counted {
+			k.queueLocked(w.queue).callbacks++
+		}
+	case "call.callbackfailed":
+		w, ok := k.waiting[ev.Call]
+		if !ok {
+			return
+		}
+		delete(k.waiting, ev.Call)
+		if counted {
+			k.queueLocked(w.queue).callbacksFailed++
 		}
 	case "call.closed":
 		if counted && ev.Queue != "" {
@@ -322,6 +356,7 @@ func (k *KPITracker) Snapshot(now time.Time) map[string]QueueKPI {
 			Since: k.since, Offered: c.offered, Answered: c.answered, Abandoned: c.abandoned,
 			ShortAbandoned: c.short, AnsweredInSL: c.inSL, AgentsByState: map[string]int{},
 			Overflowed: c.overflowed, TimedOut: c.timedOut, ExitedEmpty: c.exitedEmpty, Closed: c.closed,
+			Callbacks: c.callbacks, CallbacksAnswered: c.callbacksAnswered, CallbacksFailed: c.callbacksFailed,
 		}
 		if c.answered > 0 {
 			kpi.ASA = c.waitSum / time.Duration(c.answered)
@@ -342,6 +377,9 @@ func (k *KPITracker) Snapshot(now time.Time) map[string]QueueKPI {
 	for _, w := range k.waiting {
 		kpi := out[w.queue]
 		kpi.Waiting++
+		if w.callback {
+			kpi.CallbacksPending++
+		}
 		kpi.LongestWait = max(kpi.LongestWait, msBetween(w.enqueued, now))
 		out[w.queue] = kpi
 	}

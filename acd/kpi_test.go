@@ -438,3 +438,32 @@ func TestKPIWithACD(t *testing.T) {
 		AgentsByState: map[string]int{},
 	}, k.Snapshot(clock.Now())["claims"])
 }
+
+// Callbacks are counted when asked for, answered and given up; while one
+// waits it is pending and waiting.
+func TestKPICallbacks(t *testing.T) {
+	k, err := acd.NewKPITracker(acd.DefaultKPIConfig(nil))
+	require.NoError(t, err)
+	cb := func(s float64, typ string, c acd.CallID) acd.Event {
+		return acd.Event{Time: kpiAt(s), Type: typ, Queue: "claims", Call: c}
+	}
+	for _, ev := range []acd.Event{
+		enq(0, "claims", "c1"), cb(5, "call.callback", "c1"),
+		enq(1, "claims", "c2"), cb(6, "call.callback", "c2"), cb(7, "call.callback", "c2"), // a repeat counts once
+		enq(2, "claims", "c3"), cb(8, "call.callback", "c3"),
+		enq(3, "claims", "c4"),
+		cb(60, "call.callbackretry", "c1"), connected(400, "claims", "c1", "a1"),
+		cb(500, "call.callbackfailed", "c2"),
+	} {
+		k.Observe(ev)
+	}
+	got := k.Snapshot(kpiAt(600))["claims"]
+	assert.Equal(t, 3, got.Callbacks)
+	assert.Equal(t, 1, got.CallbacksAnswered)
+	assert.Equal(t, 1, got.CallbacksFailed)
+	assert.Equal(t, 1, got.CallbacksPending, "c3")
+	assert.Equal(t, 2, got.Waiting, "c3 and c4")
+	assert.Equal(t, 1, got.Answered)
+	assert.Equal(t, 400*time.Second, got.ASA, "a callback's wait runs until the member answers")
+	assert.Zero(t, got.Abandoned, "a callback given up is not an abandon")
+}

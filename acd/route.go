@@ -61,8 +61,8 @@ type Routing struct {
 // longest), then by queue weight. Each call goes to the agent its queue's
 // strategy prefers among the eligible ones: available, serving the queue,
 // with the queue's skills at the levels required after the call's wait so
-// far. Calls already being offered are skipped. Route does not modify its
-// arguments.
+// far. Calls already being offered, or held back until their NotBefore, are
+// skipped. Route does not modify its arguments.
 func Route(agents []Agent, calls []Call, r Routing) []Assignment {
 	free := make([]*Agent, 0, len(agents))
 	for i := range agents {
@@ -97,7 +97,8 @@ func compareCalls(a, b *Call, qs map[string]QueueConfig) int {
 }
 
 // route is Route over the available agents (free) and the calls in routing
-// order; calls being offered, or of a node r.Live says is dead, are skipped.
+// order; calls being offered, of a node r.Live says is dead, or held back
+// until later (NotBefore), are skipped.
 func route(free []*Agent, order []*Call, r Routing) []Assignment {
 	var out []Assignment
 	if len(free) == 0 {
@@ -109,7 +110,7 @@ func route(free []*Agent, order []*Call, r Routing) []Assignment {
 		if len(out) == len(free) {
 			break // every free agent has a call
 		}
-		if c.Agent != "" || r.Live != nil && !r.Live(c.Node) {
+		if c.Agent != "" || r.Live != nil && !r.Live(c.Node) || c.NotBefore.After(r.Now) {
 			continue
 		}
 		q := r.Queues[c.Queue]

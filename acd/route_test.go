@@ -47,6 +47,7 @@ func TestRoute(t *testing.T) {
 		name   string
 		agents []acd.Agent
 		calls  []acd.Call
+		now    time.Time
 		want   []acd.Assignment
 	}{
 		{
@@ -56,6 +57,16 @@ func TestRoute(t *testing.T) {
 		{
 			name:  "no agents",
 			calls: []acd.Call{waiting("c1", "sales", 0, 0)},
+		},
+		{
+			name:   "a callback waiting for its next attempt is passed over",
+			agents: []acd.Agent{idle("a1", 0, "sales")},
+			calls: []acd.Call{
+				func() acd.Call { c := waiting("c1", "sales", 0, 0); c.NotBefore = at(61); return c }(),
+				func() acd.Call { c := waiting("c2", "sales", 5, 0); c.NotBefore = at(60); return c }(), // due now
+			},
+			now:  at(60),
+			want: []acd.Assignment{{Call: "c2", Agent: "a1"}},
 		},
 		{
 			name:   "longest idle wins",
@@ -173,7 +184,7 @@ func TestRoute(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			agents, calls := cloneAll(tc.agents, tc.calls)
-			got := acd.Route(agents, calls, acd.Routing{})
+			got := acd.Route(agents, calls, acd.Routing{Now: tc.now})
 			if len(tc.want) == 0 {
 				assert.Empty(t, got)
 			} else {

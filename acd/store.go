@@ -85,7 +85,7 @@ func (SystemClock) AfterFunc(d time.Duration, f func()) func() bool {
 // queue event. Numbers never appear in events.
 type Event struct {
 	Time   time.Time `json:"time"`
-	Type   string    `json:"type"` // "agent.state", "call.enqueued", "call.offered", "call.noanswer", "call.rejected", "call.connected", "call.completed", "call.abandoned", "call.overflowed", "call.timeout", "call.exitempty", "call.transferred"
+	Type   string    `json:"type"` // "agent.state", "call.enqueued", "call.offered", "call.noanswer", "call.rejected", "call.connected", "call.completed", "call.abandoned", "call.overflowed", "call.timeout", "call.exitempty", "call.transferred", "call.callback", "call.callbackretry", "call.callbackfailed"
 	Queue  string    `json:"queue,omitempty"`
 	Agent  AgentID   `json:"agent,omitempty"`
 	Call   CallID    `json:"call,omitempty"`

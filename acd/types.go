@@ -147,8 +147,15 @@ type Call struct {
 	Ringing  []AgentID // every agent the call is offered to now, Agent first (several with ring-all)
 	Tried    []AgentID // agents already offered this call, least recently first
 	Node     string    // the node that holds the member's call
-	Fence    uint64    // offers made so far; the current offer's fencing token
-	Version  uint64    // the record's writes; the store sets it
+	// Callback marks a call whose member asked to be called back and hung
+	// up: it keeps its place, and when an agent takes it the node that holds
+	// it calls the member.
+	Callback bool
+	// NotBefore holds a call back from routing until then: a callback whose
+	// member did not answer waits for its next attempt.
+	NotBefore time.Time
+	Fence     uint64 // offers made so far; the current offer's fencing token
+	Version   uint64 // the record's writes; the store sets it
 }
 
 // Clone returns a deep copy.

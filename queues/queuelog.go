@@ -44,6 +44,9 @@ const (
 	VerbCompleteAgent  = "COMPLETEAGENT"   // call.completed, the agent hung up
 	VerbAbandon        = "ABANDON"         // call.abandoned
 	VerbTransfer       = "TRANSFER"        // call.transferred: data1 target queue, data2 wait, data3 talk time
+	VerbCallback       = "CALLBACK"        // call.callback: the member asked to be called back; data1 wait so far
+	VerbCallbackRetry  = "CALLBACKRETRY"   // call.callbackretry: the member did not answer; data1 wait so far
+	VerbCallbackFailed = "CALLBACKFAILED"  // call.callbackfailed: given up after the last attempt; data1 wait
 	VerbLogin          = "LOGIN"           // agent.state: logged-out -> any other
 	VerbLogout         = "LOGOUT"          // agent.state: any other -> logged-out
 	VerbPause          = "PAUSE"           // agent.state: paused, or a new pause reason
@@ -537,7 +540,8 @@ func (l *QueueLog) lines(out []QueueLogEntry, ev acd.Event) []QueueLogEntry {
 	case "agent.state":
 		return l.agentLines(out, e, ev)
 	case "call.enqueued", "call.offered", "call.noanswer", "call.rejected", "call.connected", "call.completed", "call.abandoned",
-		"call.overflowed", "call.timeout", "call.exitempty", "call.transferred":
+		"call.overflowed", "call.timeout", "call.exitempty", "call.transferred",
+		"call.callback", "call.callbackretry", "call.callbackfailed":
 	default:
 		return out
 	}
@@ -581,10 +585,19 @@ func (l *QueueLog) lines(out []QueueLogEntry, ev acd.Event) []QueueLogEntry {
 		e.Verb = VerbTransfer
 		e.Data = [3]string{ev.Target, span(c.enqueued, c.connected), span(c.connected, ev.Time)}
 		delete(l.calls, ev.Call)
-	case "call.abandoned":
+	case "call.abandoned", "call.callbackfailed":
 		e.Verb = VerbAbandon
+		if ev.Type == "call.callbackfailed" {
+			e.Verb = VerbCallbackFailed
+		}
 		e.Data[0] = span(c.enqueued, ev.Time)
 		delete(l.calls, ev.Call)
+	case "call.callback", "call.callbackretry":
+		e.Verb = VerbCallback
+		if ev.Type == "call.callbackretry" {
+			e.Verb = VerbCallbackRetry
+		}
+		e.Data[0] = span(c.enqueued, ev.Time)
 	case "call.overflowed":
 		e.Verb = VerbOverflow
 		e.Data[0], e.Data[1] = ev.Target, span(c.enqueued, ev.Time)

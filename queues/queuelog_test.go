@@ -57,6 +57,10 @@ var qlStream = []acd.Event{
 	qlCall(81000, "call.enqueued", "c4", "claims", ""),
 	qlCall(82000, "call.connected", "c4", "claims", "ben"),
 	{Time: qlAt(84500), Type: "call.transferred", Call: "c4", Queue: "claims", Agent: "ben", Target: "billing"},
+	qlCall(85000, "call.enqueued", "c5", "claims", ""),
+	qlCall(86000, "call.callback", "c5", "claims", ""),
+	qlCall(87000, "call.callbackretry", "c5", "claims", ""),
+	qlCall(88000, "call.callbackfailed", "c5", "claims", ""),
 	qlAgent(90000, "anna", acd.Paused, "training"),
 	qlAgent(100000, "anna", acd.Available, ""),
 	qlAgent(110000, "anna", acd.LoggedOut, ""),
@@ -83,6 +87,10 @@ var qlLines = []string{
 	"1740988881.000|c4|claims|NONE|ENTER|||",
 	"1740988882.000|c4|claims|ben|CONNECT|1.000||",
 	"1740988884.500|c4|claims|ben|TRANSFER|billing|1.000|2.500",
+	"1740988885.000|c5|claims|NONE|ENTER|||",
+	"1740988886.000|c5|claims|NONE|CALLBACK|1.000||",
+	"1740988887.000|c5|claims|NONE|CALLBACKRETRY|2.000||",
+	"1740988888.000|c5|claims|NONE|CALLBACKFAILED|3.000||",
 	"1740988890.000|NONE|NONE|anna|PAUSE|training||",
 	"1740988900.000|NONE|NONE|anna|UNPAUSE|training||",
 	"1740988910.000|NONE|NONE|anna|LOGOUT|||",
@@ -330,7 +338,7 @@ func TestQueueLogHasNoNumbers(t *testing.T) {
 	verbs := map[string]bool{}
 	for _, v := range []string{queues.VerbEnter, queues.VerbRing, queues.VerbRingNoAnswer, queues.VerbRingRejected,
 		queues.VerbConnect, queues.VerbComplete, queues.VerbCompleteCaller, queues.VerbCompleteAgent, queues.VerbAbandon, queues.VerbTransfer, queues.VerbLogin, queues.VerbLogout,
-		queues.VerbPause, queues.VerbUnpause} {
+		queues.VerbPause, queues.VerbUnpause, queues.VerbCallback, queues.VerbCallbackRetry, queues.VerbCallbackFailed} {
 		verbs[v] = true
 	}
 	duration := regexp.MustCompile(`^[0-9]+\.[0-9]{3}$`)

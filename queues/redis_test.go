@@ -40,7 +40,7 @@ func TestRedisKeyLayout(t *testing.T) {
 	assert.ElementsMatch(t, []string{prefix + "agent:a1", prefix + "call:c1", prefix + "agents", prefix + "calls"}, keys)
 	assert.Equal(t, []string{"a1"}, c.SMembers(ctx, prefix+"agents").Val())
 	assert.Equal(t, []string{"c1"}, c.SMembers(ctx, prefix+"calls").Val())
-	assert.JSONEq(t, `{"ID":"c1","Queue":"sales","Priority":0,"Enqueued":"2025-03-01T09:00:00Z","Agent":"","Ringing":null,"Tried":null,"Node":"","Fence":0,"Version":1}`,
+	assert.JSONEq(t, `{"ID":"c1","Queue":"sales","Priority":0,"Enqueued":"2025-03-01T09:00:00Z","Agent":"","Ringing":null,"Tried":null,"Node":"","Callback":false,"NotBefore":"0001-01-01T00:00:00Z","Fence":0,"Version":1}`,
 		c.Get(ctx, prefix+"call:c1").Val())
 }
 

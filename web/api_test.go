@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -165,4 +166,27 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/openapi.json", nil))
 	assert.Equal(t, 200, rec.Code)
 	assert.JSONEq(t, string(openAPI), rec.Body.String())
+}
+
+// The document's QueueFigures schema names every field of the figures the
+// API returns, and nothing else.
+func TestOpenAPIQueueFiguresMatchKPIs(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal(openAPI, &doc))
+	described := map[string]bool{}
+	for name := range doc.Components.Schemas["QueueFigures"].Properties {
+		described[name] = true
+	}
+	returned := map[string]bool{}
+	for f := range reflect.TypeFor[acd.QueueKPI]().Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		returned[name] = true
+	}
+	assert.Equal(t, returned, described)
 }
