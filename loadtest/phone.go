@@ -171,6 +171,9 @@ type AgentOptions struct {
 	NeverAnswer bool          // let it ring until cancelled
 	Decline     bool          // answer every call with 486 Busy Here after AnswerAfter
 	Delays      *Histogram    // if set, records the one-way delay of every tagged packet received
+	// OnInvite, if set, sees each INVITE that rings the phone (a member's
+	// phone called back checks the number dialled).
+	OnInvite func(*sip.Request)
 }
 
 // AgentCall is a call a simulated agent answered.
@@ -291,6 +294,9 @@ func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		a.mu.Unlock()
 	}()
 	a.Rings.Add(1)
+	if a.opts.OnInvite != nil {
+		a.opts.OnInvite(req)
+	}
 	_ = d.Respond(180, "Ringing", nil)
 	wait := time.After(a.opts.AnswerAfter)
 	if a.opts.NeverAnswer {

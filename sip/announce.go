@@ -14,6 +14,9 @@ type QueueMedia struct {
 	Every    time.Duration // then this often; 0: only once
 	Position bool          // announcements say the position
 	Wait     bool          // and the estimated wait
+	// Callback, if set, is offered after each announcement (at the
+	// announcements' times even if nothing else is said).
+	Callback *Callback
 }
 
 // Announcements are the clips announcements are made of.
@@ -61,7 +64,7 @@ type announcer struct {
 
 func newAnnouncer(q QueueMedia) *announcer {
 	a := &announcer{q: q}
-	if q.First > 0 && (q.Position || q.Wait) {
+	if q.First > 0 && (q.Position || q.Wait || q.Callback != nil) {
 		a.timer = time.NewTimer(q.First)
 	}
 	return a
@@ -80,11 +83,18 @@ func (a *announcer) due(w acd.WaitInfo, ok bool, clips Announcements) *media.Sou
 	if a.q.Every > 0 {
 		a.timer.Reset(a.q.Every)
 	}
-	if !ok || a.lastPos != 0 && w.Position >= a.lastPos {
-		return nil // not waiting any more, or no better place than last time
+	if !ok {
+		return nil // not waiting any more
 	}
-	a.lastPos = w.Position
-	return clips.compose(w, a.q)
+	var say *media.Source
+	if a.lastPos == 0 || w.Position < a.lastPos { // else no better place than last time
+		a.lastPos = w.Position
+		say = clips.compose(w, a.q)
+	}
+	if a.q.Callback != nil {
+		say = media.Concat("announcement", say, a.q.Callback.Offer)
+	}
+	return say
 }
 
 // retry makes C fire again after d, for an announcement that had to wait.

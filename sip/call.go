@@ -50,6 +50,10 @@ type call struct {
 	urgent   *Emergency    // the number's emergency announcement was on when the call came
 	menu     *Menu         // the number's menu, played before the call queues
 	keys     chan byte     // DTMF keys from the member (RTP and INFO) while a menu listens
+	from     string        // the caller's number as the trunk sent it, for a callback; never logged
+
+	cb        *callbackState                         // set once the member asked to be called back and hung up
+	memberOut atomic.Pointer[sipgo.DialogClientSession] // a callback's call to the member
 
 	rings sync.WaitGroup // ring attempts still finishing (CANCEL, late 200)
 }
@@ -125,7 +129,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := &call{
 		id: newCallID(), s: s, queue: num.Queue, early: num.Early, prio: num.Priority,
 		codec: codec, telPT: offer.TelEventPT, started: time.Now(), menu: num.Menu, keys: make(chan byte, 8), holds: make(chan hold, 4),
-		transfer: make(chan string, 1),
+		transfer: make(chan string, 1), from: req.From().Address.User,
 	}
 	lc := s.log.With().
 		Str("call_id", string(c.id)).
@@ -192,10 +196,16 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	defer s.callCount.Add(-1)
 	s.calls.put(req.CallID().Value(), c)
 	defer s.calls.drop(req.CallID().Value())
+	defer func() {
+		if d := c.memberOut.Load(); d != nil {
+			s.calls.drop(d.InviteRequest.CallID().Value())
+		}
+	}()
 
 	reason := c.run(s.callCtx)
 	ev := c.log.Info().
 		Str("reason", reason.Error()).
+		Bool("callback", c.cb != nil).
 		Str("agent", string(c.agent)).
 		Dur("duration", time.Since(c.started)).
 		Object("member_rtp", legStats(c.memberLeg.Stats()))
@@ -284,10 +294,19 @@ func (c *call) run(ctx context.Context) error {
 	}
 	ann := newAnnouncer(qm)
 	defer func() { ann.stop() }()
+	var keys <-chan byte // the callback key, while the queue offers callbacks
+	if qm.Callback != nil {
+		keys = c.keys
+		c.memberLeg.OnDTMF(c.keys)
+		defer c.memberLeg.OnDTMF(nil)
+	}
+	pending := make(chan acd.Offer, 1) // an offer that came during the callback dialogue
 	for {
+		var off acd.Offer
 		select {
 		case <-prompt: // over; the music goes on by itself
 			prompt = nil
+			continue
 		case <-ann.C():
 			if prompt != nil { // the greeting (or an announcement) first
 				ann.retry(time.Second)
@@ -298,14 +317,54 @@ func (c *call) run(ctx context.Context) error {
 				c.log.Debug().Int("position", w.Position).Dur("estimated_wait", w.Wait).Bool("has_estimate", w.HasWait).Msg("announcement")
 				prompt = c.memberLeg.PlayOnceThen(say, c.s.hold)
 			}
+			continue
+		case k := <-keys:
+			if k != qm.Callback.Key {
+				continue
+			}
+			c.log.Info().Msg("callback: the member pressed the key")
+			number, err := c.askCallback(ctx, qm.Callback, c.from)
+			if err != nil {
+				c.abandon()
+				if errors.Is(err, errShutdown) {
+					c.release(sip.StatusServiceUnavailable)
+				}
+				return err
+			}
+			select {
+			case off := <-offers: // an agent is free now: no need to call back
+				c.log.Info().Msg("callback: an agent became free meanwhile; connecting directly")
+				pending <- off
+				number = ""
+			default:
+			}
+			if number == "" {
+				c.memberLeg.Play(c.s.hold)
+				prompt = nil
+				continue
+			}
+			if err := c.takeCallback(ctx, qm.Callback, number); err != nil {
+				c.abandon()
+				c.release(sip.StatusServiceUnavailable)
+				return err
+			}
+			keys, prompt = nil, nil
+			ann.stop()
+			continue
 		case <-ctx.Done():
+			if c.cb != nil {
+				c.log.Warn().Msg("callback lost: the node is shutting down")
+			}
 			c.abandon()
 			c.release(sip.StatusServiceUnavailable)
 			return errShutdown
-		case <-c.member.Context().Done():
+		case <-c.memberCtx().Done():
 			c.abandon()
 			return errMemberHangup
-		case off := <-offers:
+		case off = <-offers:
+		case off = <-pending:
+		}
+		{
 			if off.Queue != "" && off.Queue != c.queue {
 				c.log.Info().Str("to", off.Queue).Msg("call overflowed")
 				c.queue = off.Queue
@@ -320,6 +379,18 @@ func (c *call) run(ctx context.Context) error {
 			}
 			if !connected {
 				continue
+			}
+			if c.cb != nil {
+				answered, err := c.callBack(ctx)
+				if errors.Is(err, errShutdown) || errors.Is(err, errCallbackFailed) || errors.Is(err, errMemberHangup) {
+					return err
+				}
+				if err != nil {
+					c.log.Error().Err(err).Msg("callback")
+				}
+				if !answered {
+					continue
+				}
 			}
 			err = c.talk(ctx)
 			var tr transferred
@@ -362,6 +433,14 @@ func (c *call) answerMember(answer []byte) error {
 // release ends the member leg: BYE if answered, otherwise a final error
 // response to the INVITE (503 or 480).
 func (c *call) release(code int) {
+	if c.cb != nil { // the member hung up when asking for the callback
+		if d := c.memberOut.Load(); d != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+			defer cancel()
+			_ = d.Bye(ctx)
+		}
+		return
+	}
 	if c.answered {
 		ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 		defer cancel()
@@ -411,7 +490,7 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	begin := time.Now()
 	ringCtx, cancelRing := context.WithTimeout(ctx, off.RingTimeout)
 	defer cancelRing()
-	memberGone := context.AfterFunc(c.member.Context(), cancelRing)
+	memberGone := context.AfterFunc(c.memberCtx(), cancelRing)
 	defer memberGone()
 
 	// The forks and this goroutine race when a phone answers just as the
@@ -642,7 +721,7 @@ func (c *call) agentRequest(tg acd.Target) (*sip.Request, error) {
 // (486 Busy Here, 600 Busy Everywhere, 603 Decline), withdrawn on 503 (the
 // node that carries the agent's leg is shutting down), else no answer.
 func (c *call) endOffer(agent acd.AgentID, err error) {
-	if c.member.Context().Err() != nil {
+	if c.memberCtx().Err() != nil {
 		return
 	}
 	if errors.Is(err, errNotRung) || errors.Is(err, errPeerSilent) {
@@ -733,7 +812,7 @@ func (c *call) talk(ctx context.Context) error {
 			reason = errShutdown
 			c.hangupAgent(dlg)
 			c.release(sip.StatusServiceUnavailable)
-		case <-c.member.Context().Done():
+		case <-c.memberCtx().Done():
 			reason, by = errMemberHangup, acd.HangupCaller
 			c.hangupAgent(dlg)
 		case <-dlg.Context().Done():
@@ -913,6 +992,10 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if dlg := c.agentDlg.Load(); dlg != nil && req.CallID().Value() == dlg.InviteRequest.CallID().Value() {
+		_ = dlg.ReadBye(req, tx)
+		return
+	}
+	if dlg := c.memberOut.Load(); dlg != nil && req.CallID().Value() == dlg.InviteRequest.CallID().Value() {
 		_ = dlg.ReadBye(req, tx)
 		return
 	}

@@ -24,8 +24,9 @@ type Menu struct {
 
 // Prompts are the built-in prompts a menu plays besides its own.
 type Prompts struct {
-	Invalid *media.Source // after a key the menu does not offer
-	Goodbye *media.Source // before hanging up a call that chose nothing
+	Invalid  *media.Source // after a key the menu does not offer
+	Goodbye  *media.Source // before hanging up a call that chose nothing
+	Callback CallbackPrompts
 }
 
 // errNoChoice ends a call whose member chose nothing in a menu without a
@@ -76,7 +77,7 @@ func (c *call) collectKey(ctx context.Context, done <-chan struct{}, timeout tim
 		select {
 		case <-ctx.Done():
 			return 0, errShutdown
-		case <-c.member.Context().Done():
+		case <-c.memberCtx().Done():
 			return 0, errMemberHangup
 		case k := <-c.keys:
 			return k, nil
@@ -99,7 +100,7 @@ func (c *call) hear(ctx context.Context, src *media.Source) error {
 		select {
 		case <-ctx.Done():
 			return errShutdown
-		case <-c.member.Context().Done():
+		case <-c.memberCtx().Done():
 			return errMemberHangup
 		case <-c.keys:
 		case <-done:

@@ -36,6 +36,11 @@ type Router interface {
 	Closed(queue string)
 	// Waiting says where a waiting call stands, for announcements.
 	Waiting(call acd.CallID) (acd.WaitInfo, bool)
+	// Callbacks: the member asked for one; an attempt was not answered;
+	// the last one was not.
+	Callback(ctx context.Context, call acd.CallID) error
+	RetryCallback(ctx context.Context, call acd.CallID, agent acd.AgentID, at time.Time) error
+	GiveUpCallback(ctx context.Context, call acd.CallID) error
 	SetPresence(ctx context.Context, agent acd.AgentID, p acd.Presence) error
 	// For feature codes dialled by agents.
 	SetPause(ctx context.Context, agent acd.AgentID, reason string) error

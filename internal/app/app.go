@@ -441,7 +441,9 @@ func loadPrompts(cfg *config.Config, sc *sip.Config) error {
 		errs = append(errs, err)
 		return src
 	}
-	sc.Prompts = sip.Prompts{Invalid: load(prompts.Invalid), Goodbye: load(prompts.Goodbye)}
+	sc.Prompts = sip.Prompts{Invalid: load(prompts.Invalid), Goodbye: load(prompts.Goodbye),
+		Callback: sip.CallbackPrompts{CallerID: load(prompts.CallbackCallerID), Enter: load(prompts.CallbackEnter),
+			Confirmed: load(prompts.CallbackConfirmed), Hello: load(prompts.CallbackHello), Agent: load(prompts.CallbackAgent)}}
 	a := sip.Announcements{Position: load(prompts.Position), Wait: load(prompts.Wait), WaitShort: load(prompts.WaitShort),
 		WaitLong: load(prompts.WaitLong), Minute: load(prompts.Minute), Minutes: load(prompts.Minutes)}
 	for n := 1; n <= prompts.Numbers; n++ {
@@ -449,10 +451,34 @@ func loadPrompts(cfg *config.Config, sc *sip.Config) error {
 	}
 	sc.Announcements = a
 	greeting := load(prompts.Greeting)
+	offer := load(prompts.CallbackOffer)
+	keyClip := func(k byte) *media.Source { // "... drücken Sie die" + the key
+		switch k {
+		case '0':
+			return load(prompts.Key0)
+		case '*':
+			return load(prompts.KeyStar)
+		case '#':
+			return load(prompts.KeyHash)
+		}
+		return a.Numbers[k-'1']
+	}
+	outbound := make(map[string]*sip.Outbound, len(cfg.Trunks))
+	for _, t := range cfg.Trunks {
+		if o := t.Outbound; o != nil {
+			outbound[t.Name] = &sip.Outbound{Name: t.Name, Addr: netip.MustParseAddrPort(o.Address), Transport: o.Transport,
+				From: o.From, Username: o.Username, Password: o.Password}
+		}
+	}
 	sc.Queues = make(map[string]sip.QueueMedia, len(cfg.Queues))
 	for _, q := range cfg.Queues {
 		qm := sip.QueueMedia{First: q.AnnounceFirst.D(), Every: q.AnnounceEvery.D(),
 			Position: q.Announce != config.AnnounceWait, Wait: q.Announce != config.AnnouncePosition}
+		if cb := q.Callback; cb != nil {
+			qm.Callback = &sip.Callback{Key: cb.Key[0], Offer: media.Concat("callback-offer", offer, keyClip(cb.Key[0])),
+				Attempts: cb.Attempts, RetryAfter: cb.RetryAfter.D(), RingTimeout: cb.RingTimeout.D(),
+				CountryCode: cb.CountryCode, International: cb.International, Trunk: outbound[cb.Trunk]}
+		}
 		switch q.Greeting {
 		case "":
 			qm.Greeting = greeting

@@ -229,6 +229,21 @@ type Privacy struct {
 type Trunk struct {
 	Name      string   `yaml:"name"`      // [a-z0-9_-]{1,32}, unique
 	Addresses []string `yaml:"addresses"` // CIDRs or bare IPs (/32, /128); at least one; must not overlap other trunks
+	// Outbound, if set, lets Callwerk place calls over the trunk
+	// (callbacks to members).
+	Outbound *Outbound `yaml:"outbound,omitempty"`
+}
+
+// Outbound is where and how calls go out over a trunk. Digest credentials,
+// if the carrier asks for them, are only ever sent to Address.
+type Outbound struct {
+	Address   string `yaml:"address"`   // IP:port of the carrier's SIP server, within the trunk's addresses
+	Transport string `yaml:"transport"` // "udp" (default) or "tcp"
+	// From is the number the called member sees (the hotline's, E.164:
+	// +4930...).
+	From     string `yaml:"from"`
+	Username string `yaml:"username,omitempty"` // digest user, if the carrier challenges
+	Password string `yaml:"password,omitempty"` // digest password; never logged or printed
 }
 
 // Number maps a dialled number to a queue.
@@ -359,7 +374,38 @@ type Queue struct {
 	Announce      string   `yaml:"announce"`
 	AnnounceFirst Duration `yaml:"announce_first"` // 0s or 1s..10m; default DefaultAnnounceFirst
 	AnnounceEvery Duration `yaml:"announce_every"` // 0s or 5s..30m; default DefaultAnnounceEvery
+	// Callback, if set, offers waiting members a callback (virtual hold)
+	// with each announcement.
+	Callback *Callback `yaml:"callback,omitempty"`
 }
+
+// Callback is a queue's callback offer: a waiting member presses Key,
+// confirms the number they call from or keys in another, and hangs up;
+// the call keeps its place. When its turn comes an agent's phone rings
+// first, then the member is called over Trunk, up to Attempts times,
+// RetryAfter apart, each ringing up to RingTimeout.
+type Callback struct {
+	Trunk       string   `yaml:"trunk"`        // a trunk with outbound set
+	Key         string   `yaml:"key"`          // 0-9, * or #; default DefaultCallbackKey
+	Attempts    int      `yaml:"attempts"`     // 1..10; default DefaultCallbackAttempts
+	RetryAfter  Duration `yaml:"retry_after"`  // 30s..2h; default DefaultCallbackRetryAfter
+	RingTimeout Duration `yaml:"ring_timeout"` // 10s..120s; default DefaultCallbackRingTimeout
+	// CountryCode makes national numbers (0301234567) international
+	// (+49301234567); default DefaultCountryCode.
+	CountryCode string `yaml:"country_code"`
+	// International allows callbacks to numbers outside CountryCode;
+	// default false (no toll fraud through the callback).
+	International bool `yaml:"international,omitempty"`
+}
+
+// Callback defaults.
+const (
+	DefaultCallbackKey         = "1"
+	DefaultCallbackAttempts    = 3
+	DefaultCallbackRetryAfter  = 5 * time.Minute
+	DefaultCallbackRingTimeout = 30 * time.Second
+	DefaultCountryCode         = "49"
+)
 
 // Announcement defaults and values.
 const (

@@ -113,8 +113,16 @@ func (c *Config) ApplyDefaults() {
 			c.Numbers[i].Answer = DefaultAnswer
 		}
 	}
+	for i := range c.Trunks {
+		if o := c.Trunks[i].Outbound; o != nil && o.Transport == "" {
+			o.Transport = NetworkUDP
+		}
+	}
 	for i := range c.Queues {
 		q := &c.Queues[i]
+		if cb := q.Callback; cb != nil {
+			cb.withDefaults()
+		}
 		if q.RingTimeout == 0 {
 			q.RingTimeout = Duration(DefaultRingTimeout)
 		}
@@ -153,4 +161,22 @@ func hostname() string {
 		return DefaultNodeName
 	}
 	return h
+}
+
+func (cb *Callback) withDefaults() {
+	if cb.Key == "" {
+		cb.Key = DefaultCallbackKey
+	}
+	if cb.Attempts == 0 {
+		cb.Attempts = DefaultCallbackAttempts
+	}
+	if cb.RetryAfter == 0 {
+		cb.RetryAfter = Duration(DefaultCallbackRetryAfter)
+	}
+	if cb.RingTimeout == 0 {
+		cb.RingTimeout = Duration(DefaultCallbackRingTimeout)
+	}
+	if cb.CountryCode == "" {
+		cb.CountryCode = DefaultCountryCode
+	}
 }

@@ -28,6 +28,11 @@ func TestEveryKeyDocumented(t *testing.T) {
 				walk(ft.Elem(), path+"[].")
 				continue
 			}
+			if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct { // an optional block: its row and its keys'
+				assert.True(t, strings.Contains(doc, "| `"+path+"` |"), "docs/config.md has no row for %s", path)
+				walk(ft.Elem(), path+".")
+				continue
+			}
 			if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[Duration]() {
 				walk(ft, path+".")
 				continue

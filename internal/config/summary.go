@@ -99,15 +99,26 @@ func (c *Config) Summary() string {
 		fmt.Fprintf(&b, "hours %s: %s, %s, open on %d of 7 days, %d exception dates; numbers %s\n", h.Name, h.Timezone, land, len(h.Week), len(h.Exceptions), list(numbers))
 	}
 
+	for _, q := range c.Queues {
+		if cb := q.Callback; cb != nil {
+			fmt.Fprintf(&b, "callback %s: key %s, over trunk %s, %d attempts %s apart, ringing %s\n",
+				q.Name, cb.Key, cb.Trunk, cb.Attempts, cb.RetryAfter, cb.RingTimeout)
+		}
+	}
+
 	b.WriteString("\n")
 	if len(c.Trunks) == 0 {
 		b.WriteString("no trunks: every INVITE must authenticate\n")
 		return b.String()
 	}
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	row("trunk", "addresses")
+	row("trunk", "addresses", "outbound")
 	for _, t := range c.Trunks {
-		row(t.Name, list(t.Addresses))
+		out := "-"
+		if o := t.Outbound; o != nil {
+			out = o.Transport + ":" + o.Address
+		}
+		row(t.Name, list(t.Addresses), out)
 	}
 	tw.Flush()
 	return b.String()

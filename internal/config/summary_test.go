@@ -26,7 +26,7 @@ func TestSummary(t *testing.T) {
 	assert.Regexp(t, `(?m)^service\s+longest-idle\s+20s\s+10s\s+2\s+100, \+4930123456 \(early\)$`, s)
 	assert.Regexp(t, `(?m)^billing\s+longest-idle\s+1m30s\s+0s\s+2\s+\*55#$`, s)
 	assert.Regexp(t, `(?m)^overflow\s+longest-idle\s+20s\s+10s\s+0\s+-$`, s)
-	assert.Regexp(t, `(?m)^carrier\s+127.0.0.0/8, 192.0.2.10$`, s)
+	assert.Regexp(t, `(?m)^carrier\s+127.0.0.0/8, 192.0.2.10\s+-$`, s)
 	assert.Less(t, strings.Count(s, "\n"), 25, "one screen")
 }
 
@@ -76,4 +76,13 @@ func TestSummaryMenusAndHours(t *testing.T) {
 	s := c.Summary()
 	assert.Regexp(t, `(?m)^main\s+1 service, 2 billing\s+goodbye\s+300$`, s)
 	assert.Contains(t, s, "hours office: Europe/Berlin, BY, open on 1 of 7 days, 0 exception dates; numbers 300")
+}
+
+func TestSummaryCallbacks(t *testing.T) {
+	c := validConfig()
+	withCallback(c, "carrier")
+	s := c.Summary()
+	assert.Contains(t, s, "callback service: key 1, over trunk carrier, 3 attempts 5m apart, ringing 30s")
+	assert.Regexp(t, `(?m)^carrier\s+10\.0\.0\.0/8\s+udp:10\.0\.0\.1:5060$`, s)
+	assert.Regexp(t, `(?m)^backup\s+192\.0\.2\.10\s+-$`, s)
 }

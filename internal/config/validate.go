@@ -57,6 +57,7 @@ func (c *Config) Validate() error {
 	}
 	v.trunks(c.Trunks)
 	queues := v.queues(c.Queues)
+	v.callbacks(c.Queues, c.Trunks)
 	menus := v.menus(c.Menus, queues)
 	hours := v.hours(c.Hours)
 	v.numbers(c.Numbers, queues, menus, hours)
@@ -347,8 +348,68 @@ func (v *validator) trunks(ts []Trunk) {
 			}
 			all = append(all, owner{ap, p})
 		}
+		if t.Outbound != nil {
+			v.outbound(path+".outbound", *t.Outbound, t)
+		}
 	}
 }
+
+// e164RE is an international number: +, country code, at most 15 digits.
+var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+func (v *validator) outbound(path string, o Outbound, t Trunk) {
+	if ap, err := netip.ParseAddrPort(o.Address); err != nil || ap.Port() == 0 || ap.Addr().IsUnspecified() {
+		v.add(path+".address", "must be the carrier's IP address and port, such as 192.0.2.10:5060 (got %q)", o.Address)
+	} else if ps, err := t.Prefixes(); err == nil && !slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Contains(ap.Addr().Unmap()) }) {
+		v.add(path+".address", "%s is not within the trunk's addresses: its answers would be refused", ap.Addr())
+	}
+	if o.Transport != NetworkUDP && o.Transport != NetworkTCP {
+		v.add(path+".transport", "must be %q or %q (got %q)", NetworkUDP, NetworkTCP, o.Transport)
+	}
+	if !e164RE.MatchString(o.From) {
+		v.add(path+".from", "must be an international number such as +4930123456 (got %q)", o.From)
+	}
+	if (o.Username == "") != (o.Password == "") {
+		v.add(path+".password", "username and password go together: set both or neither")
+	}
+}
+
+// callbacks checks the queues' callback offers against the trunks.
+func (v *validator) callbacks(qs []Queue, ts []Trunk) {
+	for i, q := range qs {
+		cb := q.Callback
+		if cb == nil {
+			continue
+		}
+		path := fmt.Sprintf("queues[%d].callback", i)
+		ti := slices.IndexFunc(ts, func(t Trunk) bool { return t.Name == cb.Trunk })
+		switch {
+		case cb.Trunk == "":
+			v.add(path+".trunk", "must name the trunk callbacks go out over")
+		case ti < 0:
+			v.add(path+".trunk", "no trunk named %q", cb.Trunk)
+		case ts[ti].Outbound == nil:
+			v.add(path+".trunk", "trunk %q has no outbound: set trunks[%d].outbound", cb.Trunk, ti)
+		}
+		if !menuKeyRE.MatchString(cb.Key) {
+			v.add(path+".key", "must be one of 0-9, * or # (got %q)", cb.Key)
+		}
+		if cb.Attempts < 1 || cb.Attempts > 10 {
+			v.add(path+".attempts", "must be between 1 and 10 (got %d)", cb.Attempts)
+		}
+		if d := cb.RetryAfter.D(); d < 30*time.Second || d > 2*time.Hour {
+			v.add(path+".retry_after", "must be between 30s and 2h (got %s)", fmtDur(d))
+		}
+		if d := cb.RingTimeout.D(); d < 10*time.Second || d > 2*time.Minute {
+			v.add(path+".ring_timeout", "must be between 10s and 2m (got %s)", fmtDur(d))
+		}
+		if !countryCodeRE.MatchString(cb.CountryCode) {
+			v.add(path+".country_code", "must be a country calling code without + or 00, such as 49 (got %q)", cb.CountryCode)
+		}
+	}
+}
+
+var countryCodeRE = regexp.MustCompile(`^[1-9][0-9]{0,2}$`)
 
 // queues checks the queues and returns the set of names.
 func (v *validator) queues(qs []Queue) map[string]bool {

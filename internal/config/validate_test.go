@@ -47,6 +47,7 @@ func TestValidateValid(t *testing.T) {
 				Timeout: Duration(time.Second), Attempts: 1, Default: "service"}}
 			c.Numbers[0].Queue, c.Numbers[0].Menu = "", "main"
 		}},
+		{"callback", func(c *Config) { withCallback(c, "carrier") }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,6 +168,34 @@ func TestValidateInvalid(t *testing.T) {
 
 		{"short pseudonym key", func(c *Config) { c.Privacy.PseudonymKey = "short" }, "privacy.pseudonym_key", "at least 16 characters or empty (got 5)"},
 
+		{"outbound host name", func(c *Config) {
+			c.Trunks[0].Outbound = &Outbound{Address: "sip.carrier.example:5060", Transport: "udp", From: "+4930123456"}
+		},
+			"trunks[0].outbound.address", "must be the carrier's IP address and port"},
+		{"outbound outside the trunk", func(c *Config) {
+			c.Trunks[0].Outbound = &Outbound{Address: "192.0.2.10:5060", Transport: "udp", From: "+4930123456"}
+		},
+			"trunks[0].outbound.address", "192.0.2.10 is not within the trunk's addresses"},
+		{"outbound from national", func(c *Config) {
+			c.Trunks[0].Outbound = &Outbound{Address: "10.0.0.1:5060", Transport: "udp", From: "030123456"}
+		},
+			"trunks[0].outbound.from", `must be an international number such as +4930123456 (got "030123456")`},
+		{"outbound user without password", func(c *Config) {
+			c.Trunks[0].Outbound = &Outbound{Address: "10.0.0.1:5060", Transport: "udp", From: "+4930123456", Username: "u"}
+		}, "trunks[0].outbound.password", "set both or neither"},
+		{"outbound transport", func(c *Config) {
+			c.Trunks[0].Outbound = &Outbound{Address: "10.0.0.1:5060", Transport: "tls", From: "+4930123456"}
+		},
+			"trunks[0].outbound.transport", `must be "udp" or "tcp" (got "tls")`},
+		{"callback unknown trunk", func(c *Config) { withCallback(c, "nope") }, "queues[0].callback.trunk", `no trunk named "nope"`},
+		{"callback trunk without outbound", func(c *Config) { withCallback(c, "backup") }, "queues[0].callback.trunk", `trunk "backup" has no outbound: set trunks[1].outbound`},
+		{"callback key", func(c *Config) { withCallback(c, "carrier").Key = "12" },
+			"queues[0].callback.key", `must be one of 0-9, * or # (got "12")`},
+		{"callback attempts", func(c *Config) { withCallback(c, "carrier").Attempts = 11 },
+			"queues[0].callback.attempts", "between 1 and 10 (got 11)"},
+		{"callback retry", func(c *Config) { withCallback(c, "carrier").RetryAfter = Duration(time.Second) }, "queues[0].callback.retry_after", "between 30s and 2h (got 1s)"},
+		{"callback country", func(c *Config) { withCallback(c, "carrier").CountryCode = "+49" },
+			"queues[0].callback.country_code", `without + or 00, such as 49 (got "+49")`},
 		{"trunk empty name", func(c *Config) { c.Trunks[0].Name = "" }, "trunks[0].name", "must not be empty"},
 		{"trunk bad name", func(c *Config) { c.Trunks[0].Name = "Carrier 1" }, "trunks[0].name", "lower-case"},
 		{"trunk duplicate name", func(c *Config) { c.Trunks[1].Name = "carrier" }, "trunks[1].name", `duplicate name "carrier" (also trunks[0])`},
@@ -369,4 +398,13 @@ func TestLeaveWhenEmptyDefaultAndExplicitFalse(t *testing.T) {
 func testMenu() Menu {
 	return Menu{Name: "main", Prompt: filepath.Join("testdata", "hold.wav"), Options: map[string]string{"1": "service"},
 		Timeout: Duration(DefaultMenuTimeout), Attempts: DefaultMenuAttempts}
+}
+
+// withCallback gives trunk "carrier" a valid outbound and queue "service"
+// a callback over trunk with the defaults, and returns the callback.
+func withCallback(c *Config, trunk string) *Callback {
+	c.Trunks[0].Outbound = &Outbound{Address: "10.0.0.1:5060", Transport: NetworkUDP, From: "+4930123456"}
+	c.Queues[0].Callback = &Callback{Trunk: trunk}
+	c.Queues[0].Callback.withDefaults()
+	return c.Queues[0].Callback
 }

@@ -27,6 +27,15 @@ var texts = map[string]string{
 	"minute":     "eine Minute.",
 	"minutes":    "Minuten.",
 	"closed":     "Sie rufen außerhalb unserer Servicezeiten an. Bitte rufen Sie zu einem späteren Zeitpunkt wieder an. Auf Wiederhören.",
+	"callback-offer":     "Wenn Sie zurückgerufen werden möchten, drücken Sie die",
+	"callback-caller-id": "Wir rufen Sie unter der Nummer zurück, von der Sie gerade anrufen. Zur Bestätigung drücken Sie die 1. Oder geben Sie eine andere Rufnummer ein, und schließen Sie mit der Rautetaste ab.",
+	"callback-enter":     "Bitte geben Sie die Rufnummer ein, unter der wir Sie zurückrufen sollen, und schließen Sie mit der Rautetaste ab.",
+	"callback-confirmed": "Vielen Dank. Ihr Platz in der Warteschlange bleibt erhalten. Wir rufen Sie zurück, sobald Sie an der Reihe sind. Auf Wiederhören.",
+	"callback-hello":     "Hier ist der Rückruf Ihrer Hotline. Sie werden jetzt verbunden.",
+	"callback-agent":     "Rückruf. Das Mitglied wird jetzt angerufen.",
+	"key-0":              "Null.",
+	"key-star":           "Sterntaste.",
+	"key-hash":           "Rautetaste.",
 }
 
 var numbers = []string{"eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn",

@@ -28,7 +28,17 @@ const (
 	Minute    = "minute"     // "eine Minute."
 	Minutes   = "minutes"    // "Minuten."
 	Closed    = "closed"     // outside our service hours, please call again later
-	Numbers   = 20           // n1 ... n20
+
+	CallbackOffer     = "callback-offer"     // "Wenn Sie zurückgerufen werden möchten, drücken Sie die", then the key
+	CallbackCallerID  = "callback-caller-id" // we call back the number you call from: 1 confirms, or key in another and #
+	CallbackEnter     = "callback-enter"     // key in the number to call back, then #
+	CallbackConfirmed = "callback-confirmed" // your place is kept, we call you back; goodbye
+	CallbackHello     = "callback-hello"     // to the member answering: this is your callback, connecting
+	CallbackAgent     = "callback-agent"     // to the agent: a callback, the member is being called
+	Key0              = "key-0"              // "Null." (keys 1-9 are n1 ... n9)
+	KeyStar           = "key-star"           // "Sterntaste."
+	KeyHash           = "key-hash"           // "Rautetaste."
+	Numbers           = 20                   // n1 ... n20
 )
 
 // Number returns the name of the prompt that says n (1..Numbers).
