@@ -52,7 +52,7 @@ type call struct {
 	keys     chan byte     // DTMF keys from the member (RTP and INFO) while a menu listens
 	from     string        // the caller's number as the trunk sent it, for a callback; never logged
 
-	cb        *callbackState                         // set once the member asked to be called back and hung up
+	cb        *callbackState                            // set once the member asked to be called back and hung up
 	memberOut atomic.Pointer[sipgo.DialogClientSession] // a callback's call to the member
 
 	rings sync.WaitGroup // ring attempts still finishing (CANCEL, late 200)
