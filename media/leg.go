@@ -302,19 +302,28 @@ func (l *Leg) Stats() LegStats {
 }
 
 // readRTP is the leg's RTP reader goroutine; Close ends it by closing the
-// socket and waits for it.
+// socket and waits for it. It reads in batches (recvmmsg on Linux): what
+// is queued, up to readBatch datagrams, in one system call.
 func (l *Leg) readRTP() {
 	defer l.readers.Done()
-	buf := make([]byte, maxPacket)
+	b, err := newBatchReader(l.rtp)
+	if err != nil {
+		l.log.Error().Err(err).Msg("rtp reader")
+		return
+	}
 	for {
-		n, src, err := l.rtp.ReadFromUDPAddrPort(buf)
+		n, err := b.next()
 		if err != nil {
 			if l.closed.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			continue // transient (e.g. a truncated or refused datagram): keep reading
+			continue // transient (e.g. a refused datagram): keep reading
 		}
-		l.receiveRTP(buf[:n], src, time.Now())
+		now := time.Now()
+		for i := range n {
+			pkt, src := b.packet(i)
+			l.receiveRTP(pkt, src, now)
+		}
 	}
 }
 
