@@ -53,6 +53,7 @@ type call struct {
 	from     string        // the caller's number as the trunk sent it, for a callback; never logged
 
 	cb        *callbackState                            // set once the member asked to be called back and hung up
+	hello     *media.Source                             // played to the member called back, before the bridge
 	memberOut atomic.Pointer[sipgo.DialogClientSession] // a callback's call to the member
 
 	rings sync.WaitGroup // ring attempts still finishing (CANCEL, late 200)
@@ -278,7 +279,7 @@ func (c *call) run(ctx context.Context) error {
 		c.queue = q
 		c.log = c.log.With().Str("queue", q).Logger()
 	}
-	qm := c.s.cfg.Queues[c.queue]
+	qm := c.waitMedia()
 	var prompt <-chan struct{} // a greeting or announcement playing; the music follows it
 	if qm.Greeting != nil {
 		prompt = c.memberLeg.PlayOnceThen(qm.Greeting, c.s.hold)
@@ -294,12 +295,8 @@ func (c *call) run(ctx context.Context) error {
 	}
 	ann := newAnnouncer(qm)
 	defer func() { ann.stop() }()
-	var keys <-chan byte // the callback key, while the queue offers callbacks
-	if qm.Callback != nil {
-		keys = c.keys
-		c.memberLeg.OnDTMF(c.keys)
-		defer c.memberLeg.OnDTMF(nil)
-	}
+	keys := c.callbackKeys(qm) // the callback key, while the queue offers callbacks
+	defer c.memberLeg.OnDTMF(nil)
 	pending := make(chan acd.Offer, 1) // an offer that came during the callback dialogue
 	for {
 		var off acd.Offer
@@ -352,7 +349,7 @@ func (c *call) run(ctx context.Context) error {
 			ann.stop()
 			continue
 		case <-ctx.Done():
-			if c.cb != nil {
+			if c.awaitingCallback() {
 				c.log.Warn().Msg("callback lost: the node is shutting down")
 			}
 			c.abandon()
@@ -364,54 +361,54 @@ func (c *call) run(ctx context.Context) error {
 		case off = <-offers:
 		case off = <-pending:
 		}
-		{
-			if off.Queue != "" && off.Queue != c.queue {
-				c.log.Info().Str("to", off.Queue).Msg("call overflowed")
-				c.queue = off.Queue
-			}
-			if off.Leave != "" {
-				c.release(sip.StatusTemporarilyUnavailable)
-				return fmt.Errorf("left the queue: %s", off.Leave)
-			}
-			connected, err := c.ring(ctx, off)
-			if err != nil {
-				c.log.Warn().Err(err).Str("agent", string(off.Agent)).Msg("agent not reached")
-			}
-			if !connected {
-				continue
-			}
-			if c.cb != nil {
-				answered, err := c.callBack(ctx)
-				if errors.Is(err, errShutdown) || errors.Is(err, errCallbackFailed) || errors.Is(err, errMemberHangup) {
-					return err
-				}
-				if err != nil {
-					c.log.Error().Err(err).Msg("callback")
-				}
-				if !answered {
-					continue
-				}
-			}
-			err = c.talk(ctx)
-			var tr transferred
-			if !errors.As(err, &tr) {
+		if off.Queue != "" && off.Queue != c.queue {
+			c.log.Info().Str("to", off.Queue).Msg("call overflowed")
+			c.queue = off.Queue
+		}
+		if off.Leave != "" {
+			c.release(sip.StatusTemporarilyUnavailable)
+			return fmt.Errorf("left the queue: %s", off.Leave)
+		}
+		connected, err := c.ring(ctx, off)
+		if err != nil {
+			c.log.Warn().Err(err).Str("agent", string(off.Agent)).Msg("agent not reached")
+		}
+		if !connected {
+			continue
+		}
+		if c.awaitingCallback() {
+			answered, err := c.callBack(ctx)
+			if errors.Is(err, errShutdown) || errors.Is(err, errCallbackFailed) {
 				return err
 			}
-			// The member waits again, in the target queue, as a new call.
-			old := c.id
-			c.id, c.queue, c.agent = newCallID(), tr.queue, ""
-			c.agentLeg.Store(nil)
-			c.agentDlg.Store(nil)
-			c.log = c.log.With().Str("call_id", string(c.id)).Str("queue", c.queue).Logger()
-			c.memberLeg.Play(c.s.hold)
-			prompt = nil
-			ann.stop()
-			ann = newAnnouncer(c.s.cfg.Queues[c.queue])
-			c.log.Info().Str("from_call_id", string(old)).Msg("call transferred")
-			if offers, err = c.s.router.Enqueue(ctx, acd.Call{ID: c.id, Queue: c.queue, Priority: c.prio}); err != nil {
-				c.release(sip.StatusServiceUnavailable)
-				return fmt.Errorf("enqueue after transfer: %w", err)
+			if err != nil {
+				c.log.Error().Err(err).Msg("callback")
 			}
+			if !answered {
+				continue
+			}
+		}
+		err = c.talk(ctx)
+		var tr transferred
+		if !errors.As(err, &tr) {
+			return err
+		}
+		// The member waits again, in the target queue, as a new call.
+		old := c.id
+		c.id, c.queue, c.agent = newCallID(), tr.queue, ""
+		c.agentLeg.Store(nil)
+		c.agentDlg.Store(nil)
+		c.log = c.log.With().Str("call_id", string(c.id)).Str("queue", c.queue).Logger()
+		c.memberLeg.Play(c.s.hold)
+		prompt = nil
+		ann.stop()
+		qm = c.waitMedia()
+		ann = newAnnouncer(qm)
+		keys = c.callbackKeys(qm)
+		c.log.Info().Str("from_call_id", string(old)).Msg("call transferred")
+		if offers, err = c.s.router.Enqueue(ctx, acd.Call{ID: c.id, Queue: c.queue, Priority: c.prio}); err != nil {
+			c.release(sip.StatusServiceUnavailable)
+			return fmt.Errorf("enqueue after transfer: %w", err)
 		}
 	}
 }
@@ -765,6 +762,20 @@ func (c *call) talk(ctx context.Context) error {
 		if err := c.answerMember(c.sdp(c.memberLeg, "")); err != nil {
 			c.hangupAgent(dlg)
 			c.complete("")
+			return err
+		}
+	}
+	if hello := c.hello; hello != nil {
+		c.hello = nil
+		if err := c.hear(ctx, hello); err != nil {
+			c.hangupAgent(dlg)
+			by := ""
+			if errors.Is(err, errMemberHangup) {
+				by = acd.HangupCaller
+			} else {
+				c.release(sip.StatusServiceUnavailable)
+			}
+			c.complete(by)
 			return err
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/callwerk/callwerk/acd"
 	"github.com/callwerk/callwerk/media"
 )
 
@@ -77,6 +76,31 @@ func (c *call) memberCtx() context.Context {
 		return d.Context()
 	}
 	return context.Background()
+}
+
+// awaitingCallback reports whether the member hung up for a callback that
+// has not reached them yet.
+func (c *call) awaitingCallback() bool { return c.cb != nil && c.memberOut.Load() == nil }
+
+// waitMedia is what the member hears while waiting in the call's queue; a
+// member called back already is not offered another callback.
+func (c *call) waitMedia() QueueMedia {
+	qm := c.s.cfg.Queues[c.queue]
+	if c.cb != nil {
+		qm.Callback = nil
+	}
+	return qm
+}
+
+// callbackKeys starts listening for the member's keys if qm offers
+// callbacks and returns where they arrive; nil otherwise.
+func (c *call) callbackKeys(qm QueueMedia) <-chan byte {
+	if qm.Callback == nil {
+		c.memberLeg.OnDTMF(nil)
+		return nil
+	}
+	c.memberLeg.OnDTMF(c.keys)
+	return c.keys
 }
 
 // callbackNumber makes number (the caller's From user part, or digits the
@@ -203,8 +227,8 @@ func (c *call) takeCallback(ctx context.Context, cb *Callback, number string) er
 
 // callBack runs one attempt at a callback whose agent has answered (ring):
 // the agent hears that the member is being called, the member's phone
-// rings. On answer the member hears the hello and the call goes on as any
-// connected call (talk). Otherwise the agent is hung up and the call waits
+// rings. On answer the call goes on as any connected call (talk), which
+// first plays the member the hello. Otherwise the agent is hung up and the call waits
 // for the next attempt, or is given up after the last.
 func (c *call) callBack(ctx context.Context) (bool, error) {
 	agentLeg, agentDlg := c.agentLeg.Load(), c.agentDlg.Load()
@@ -213,11 +237,7 @@ func (c *call) callBack(ctx context.Context) (bool, error) {
 	c.log.Info().Int("attempt", c.cb.attempts).Msg("calling the member back")
 	err := c.dialMember(ctx, agentDlg)
 	if err == nil {
-		if err := c.hear(ctx, c.s.prompts.Callback.Hello); err != nil {
-			c.hangupAgent(agentDlg)
-			c.complete(acd.HangupCaller)
-			return false, err
-		}
+		c.hello = c.s.prompts.Callback.Hello // talk plays it before the bridge
 		return true, nil
 	}
 	agentGone := agentDlg.Context().Err() != nil

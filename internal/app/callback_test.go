@@ -160,3 +160,30 @@ func TestCallbackKeyedNumberNotAnswered(t *testing.T) {
 	assert.Zero(t, k.Abandoned)
 	assert.False(t, strings.Contains(n.logs.String(), "301234567"), "the keyed number is never logged in clear")
 }
+
+// A member who answers the callback and hangs up during the hello ends a
+// connected call: the agent wraps up and is free again, not left reserved.
+func TestCallbackMemberHangsUpDuringHello(t *testing.T) {
+	phone := newHomePhone(t, loadtest.AgentOptions{})
+	n, agent := callbackNode(t, phone, 3)
+	mc := call(t, n, newMember(t), "100")
+	require.Eventually(t, func() bool { return logged(n, "announcement") }, 5*time.Second, 20*time.Millisecond)
+	keys(t, mc, "1")
+	require.Eventually(t, func() bool { return logged(n, "callback: the member pressed the key") }, 3*time.Second, 20*time.Millisecond)
+	keys(t, mc, "1")
+	waitClosed(t, mc.Done(), 15*time.Second, "hung up after the confirmation")
+
+	require.NoError(t, n.acd.SetPause(t.Context(), "1001", ""))
+	ac := waitAnswered(t, agent, 5*time.Second)
+	home := waitAnswered(t, phone.Agent, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, home.Hangup(ctx)) // the hello lasts about 3 s
+	waitClosed(t, ac.Done(), 5*time.Second, "the agent is hung up")
+	n.waitAgentState(t, "1001", acd.Available, 5*time.Second) // after 1 s of wrap-up
+	k := n.KPIs().Snapshot(time.Now())["service"]
+	assert.Equal(t, 1, k.Answered)
+	assert.Equal(t, 1, k.CallbacksAnswered)
+	assert.Zero(t, k.Waiting)
+	assert.Zero(t, ac.RTP.Stats().ByTag[loadtest.TagAgent], "never bridged")
+}
