@@ -378,7 +378,12 @@ func (c *call) run(ctx context.Context) error {
 		}
 		if c.awaitingCallback() {
 			answered, err := c.callBack(ctx)
-			if errors.Is(err, errShutdown) || errors.Is(err, errCallbackFailed) {
+			if errors.Is(err, errShutdown) {
+				c.log.Warn().Msg("callback lost: the node is shutting down")
+				c.abandon()
+				return err
+			}
+			if errors.Is(err, errCallbackFailed) {
 				return err
 			}
 			if err != nil {

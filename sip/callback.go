@@ -228,8 +228,9 @@ func (c *call) takeCallback(ctx context.Context, cb *Callback, number string) er
 // callBack runs one attempt at a callback whose agent has answered (ring):
 // the agent hears that the member is being called, the member's phone
 // rings. On answer the call goes on as any connected call (talk), which
-// first plays the member the hello. Otherwise the agent is hung up and the call waits
-// for the next attempt, or is given up after the last.
+// first plays the member the hello. Otherwise the agent is hung up and the
+// call waits for the next attempt, or is given up after the last; on
+// shutdown the caller abandons it.
 func (c *call) callBack(ctx context.Context) (bool, error) {
 	agentLeg, agentDlg := c.agentLeg.Load(), c.agentDlg.Load()
 	agentLeg.PlayOnceThen(c.s.prompts.Callback.Agent, c.s.hold)
