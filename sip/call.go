@@ -235,7 +235,7 @@ func refuseRetry(req *sip.Request, tx sip.ServerTransaction, reason, retryAfter 
 // then tell the ACD.
 func (c *call) run(ctx context.Context) error {
 	defer c.rings.Wait()
-	defer c.memberLeg.Close()
+	defer func() { c.memberLeg.Close() }() // a callback replaces the leg
 
 	answer := c.sdp(c.memberLeg, "")
 	if c.early {

@@ -219,6 +219,7 @@ func (c *call) takeCallback(ctx context.Context, cb *Callback, number string) er
 	_ = c.hear(ctx, c.s.prompts.Callback.Confirmed) // hanging up early is fine
 	c.memberLeg.OnDTMF(nil)
 	c.release(sip.StatusTemporarilyUnavailable)
+	c.s.calls.drop(c.member.InviteRequest.CallID().Value()) // that dialog is over: nothing more comes to this call
 	c.memberLeg.StopPlay()
 	c.cb = &callbackState{cfg: cb, number: number}
 	c.early = false // the callback's answer is the 200 that matters
@@ -277,6 +278,19 @@ func (c *call) dropAgent(dlg *sipgo.DialogClientSession, leg *media.Leg) {
 // dialMember calls the member over the callback's trunk and waits up to
 // the ring timeout for the answer, or until the agent hangs up.
 func (c *call) dialMember(ctx context.Context, agentDlg *sipgo.DialogClientSession) error {
+	// A fresh port for each attempt: RTP still coming from the member's
+	// first call (or an earlier attempt) reaches a closed, quarantined
+	// port instead of latching onto this one. The swap happens before the
+	// dialog is published (calls.put), which onReInvite's lookup follows;
+	// the first call's dialog was hung up long before.
+	leg, err := c.s.relay.NewLeg(c.codec)
+	if err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	old := c.memberLeg
+	c.memberLeg = leg
+	old.Close()
+
 	t := c.cb.cfg.Trunk
 	host, port := t.Addr.Addr().String(), int(t.Addr.Port())
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: c.cb.number, Host: host, Port: port})
