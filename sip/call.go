@@ -50,7 +50,6 @@ type call struct {
 	urgent   *Emergency    // the number's emergency announcement was on when the call came
 	menu     *Menu         // the number's menu, played before the call queues
 	keys     chan byte     // DTMF keys from the member (RTP and INFO) while a menu listens
-	from     string        // the caller's number as the trunk sent it, for a callback; never logged
 
 	cb        *callbackState                            // set once the member asked to be called back and hung up
 	hello     *media.Source                             // played to the member called back, before the bridge
@@ -130,7 +129,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := &call{
 		id: newCallID(), s: s, queue: num.Queue, early: num.Early, prio: num.Priority,
 		codec: codec, telPT: offer.TelEventPT, started: time.Now(), menu: num.Menu, keys: make(chan byte, 8), holds: make(chan hold, 4),
-		transfer: make(chan string, 1), from: req.From().Address.User,
+		transfer: make(chan string, 1),
 	}
 	lc := s.log.With().
 		Str("call_id", string(c.id)).
@@ -320,7 +319,7 @@ func (c *call) run(ctx context.Context) error {
 				continue
 			}
 			c.log.Info().Msg("callback: the member pressed the key")
-			number, err := c.askCallback(ctx, qm.Callback, c.from)
+			number, err := c.askCallback(ctx, qm.Callback, c.member.InviteRequest.From().Address.User)
 			if err != nil {
 				c.abandon()
 				if errors.Is(err, errShutdown) {
@@ -588,12 +587,8 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		err = aerr
 	}
 	if err != nil {
-		bctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
-		_ = dlg.Bye(bctx)
-		cancel()
-		c.agentDlg.Store(nil)
-		leg.Close()
-		c.s.calls.drop(dlg.InviteRequest.CallID().Value())
+		c.hangupAgent(dlg)
+		c.dropAgent(dlg, leg)
 		c.endOffer(agent, nil)
 		return false, fmt.Errorf("agent %s answer: %w", agent, err)
 	}
@@ -948,6 +943,14 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	default:
 		respond(sip.StatusRequestPending, "Request Pending: a transfer is under way")
 	}
+}
+
+// dropAgent forgets an agent leg that never reached talk.
+func (c *call) dropAgent(dlg *sipgo.DialogClientSession, leg *media.Leg) {
+	c.s.calls.drop(dlg.InviteRequest.CallID().Value())
+	c.agentDlg.Store(nil)
+	c.agentLeg.Store(nil)
+	leg.Close()
 }
 
 func (c *call) hangupAgent(dlg *sipgo.DialogClientSession) {

@@ -267,14 +267,6 @@ func (c *call) callBack(ctx context.Context) (bool, error) {
 	return false, c.s.router.RetryCallback(bg, c.id, agent, time.Now().Add(c.cb.cfg.RetryAfter))
 }
 
-// dropAgent forgets an agent leg that never reached talk.
-func (c *call) dropAgent(dlg *sipgo.DialogClientSession, leg *media.Leg) {
-	c.s.calls.drop(dlg.InviteRequest.CallID().Value())
-	c.agentDlg.Store(nil)
-	c.agentLeg.Store(nil)
-	leg.Close()
-}
-
 // dialMember calls the member over the callback's trunk and waits up to
 // the ring timeout for the answer, or until the agent hangs up.
 func (c *call) dialMember(ctx context.Context, agentDlg *sipgo.DialogClientSession) error {
