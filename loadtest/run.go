@@ -67,6 +67,11 @@ type Scenario struct {
 	// only Calls counts); Calls stays the upper bound.
 	MaxUp    int
 	Duration time.Duration
+	// RTPengine, if set, is an rtpengine's ng control address (loopback):
+	// the calls are then set up over ng instead of SIP, between phones of
+	// this tool, to measure rtpengine's relay the way a node's is measured.
+	// Server, Number, Agents and Password are not used.
+	RTPengine string
 }
 
 // Talk-time distributions (Scenario.TalkDist).
@@ -106,7 +111,7 @@ func (s Scenario) withDefaults() (Scenario, error) {
 		return s, errors.New("rate must be in (0, 1000] calls per second")
 	case s.Talk < 0 || s.Timeout < 0 || s.AnswerAfter < 0:
 		return s, errors.New("durations must not be negative")
-	case s.Password == "":
+	case s.Password == "" && s.RTPengine == "":
 		return s, errors.New("password is required (the agents' shared digest password)")
 	case s.MaxUp < 0 || s.Duration < 0:
 		return s, errors.New("max up and duration must not be negative")
@@ -126,6 +131,12 @@ func (s Scenario) withDefaults() (Scenario, error) {
 		if err := checkHeapURL(s.HeapURL); err != nil {
 			return s, err
 		}
+	}
+	if s.RTPengine != "" {
+		if _, err := LoopbackServer(s.RTPengine); err != nil {
+			return s, fmt.Errorf("rtpengine: %w", err)
+		}
+		return s, nil
 	}
 	if _, err := LoopbackServer(s.Server); err != nil {
 		return s, err
@@ -291,7 +302,11 @@ func (r Report) Text() string {
 	us := func(d time.Duration) string { // ms with µs resolution
 		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64)
 	}
-	fmt.Fprintf(w, "server\t%s\tnumber %s, %d agents, rate %.1f/s, talk %s\n", r.Server, r.Number, r.Agents, r.Rate, r.Talk)
+	if r.Agents > 0 {
+		fmt.Fprintf(w, "server\t%s\tnumber %s, %d agents, rate %.1f/s, talk %s\n", r.Server, r.Number, r.Agents, r.Rate, r.Talk)
+	} else { // a relay measured on its own (rtpengine)
+		fmt.Fprintf(w, "server\t%s\trate %.1f/s, talk %s\n", r.Server, r.Rate, r.Talk)
+	}
 	fmt.Fprintf(w, "calls\t%d attempted\t%d answered by agent, %d failed, %d agent calls\n", r.Attempted, r.Answered, r.Failed, r.AgentCalls)
 	reasons := make([]string, 0, len(r.Failures))
 	for k := range r.Failures {
@@ -335,6 +350,7 @@ func (r Report) Text() string {
 type runner struct {
 	s      Scenario
 	member *Phone
+	ng     *ngClient // with Scenario.RTPengine
 
 	mu         sync.Mutex
 	rep        Report
@@ -365,6 +381,9 @@ func Run(ctx context.Context, s Scenario, progress func(Progress)) (Report, erro
 	}
 	r := &runner{s: s, rep: Report{Server: s.Server, Number: s.Number, Agents: s.Agents, Rate: s.Rate, Talk: s.Talk,
 		Failures: make(map[string]int)}}
+	if s.RTPengine != "" {
+		return r.runRTPengine(ctx, progress)
+	}
 
 	var mem *Memory
 	if s.HeapURL != "" {
@@ -414,27 +433,7 @@ func Run(ctx context.Context, s Scenario, progress func(Progress)) (Report, erro
 	progressDone := make(chan struct{})
 	var progWG sync.WaitGroup
 	progWG.Go(func() { r.reportProgress(begin, progress, progressDone) })
-
-	rng := rand.New(rand.NewPCG(s.Seed, 0x63616c6c7765726b)) // the talk times of this run
-	t := time.NewTicker(time.Duration(float64(time.Second) / s.Rate))
-	for i := 0; i < s.Calls; i++ {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-		}
-		if ctx.Err() != nil || s.Duration > 0 && time.Since(begin) >= s.Duration {
-			break
-		}
-		if s.MaxUp > 0 && r.upCount() >= s.MaxUp {
-			i-- // skip this tick: the cap holds the rate down
-			continue
-		}
-		talk := s.talkTime(rng)
-		calls.Go(func() { r.call(ctx, i, talk) })
-	}
-	t.Stop()
+	r.placeCalls(ctx, begin, &calls, r.talk)
 	var memErr error
 	if mem != nil && ctx.Err() == nil {
 		// Every call has started; half a talk time later those that reached
@@ -465,6 +464,56 @@ func Run(ctx context.Context, s Scenario, progress func(Progress)) (Report, erro
 		return rep, fmt.Errorf("heap with calls up: %w", memErr)
 	}
 	return rep, nil
+}
+
+// placeCalls starts the scenario's calls at its rate, each on a goroutine
+// of calls running place, and returns when the last has started.
+func (r *runner) placeCalls(ctx context.Context, begin time.Time, calls *sync.WaitGroup,
+	place func(ctx context.Context, start time.Time, i int, talk time.Duration) string) {
+	s := r.s
+	rng := rand.New(rand.NewPCG(s.Seed, 0x63616c6c7765726b)) // the talk times of this run
+	t := time.NewTicker(time.Duration(float64(time.Second) / s.Rate))
+	defer t.Stop()
+	for i := 0; i < s.Calls; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+		}
+		if ctx.Err() != nil || s.Duration > 0 && time.Since(begin) >= s.Duration {
+			break
+		}
+		if s.MaxUp > 0 && r.upCount() >= s.MaxUp {
+			i-- // skip this tick: the cap holds the rate down
+			continue
+		}
+		talk := s.talkTime(rng)
+		calls.Go(func() { r.call(ctx, i, talk, place) })
+	}
+}
+
+// runRTPengine is Run against rtpengine (Scenario.RTPengine).
+func (r *runner) runRTPengine(ctx context.Context, progress func(Progress)) (Report, error) {
+	addr, _ := LoopbackServer(r.s.RTPengine)
+	var err error
+	if r.ng, err = dialNG(addr); err != nil {
+		return Report{}, fmt.Errorf("rtpengine: %w", err)
+	}
+	defer r.ng.close()
+	if _, err := r.ng.do(ctx, map[string]any{"command": "ping"}); err != nil {
+		return Report{}, err // not there: the run cannot start
+	}
+	r.rep.Server, r.rep.Number, r.rep.Agents = "rtpengine ng "+r.s.RTPengine, "", 0
+	begin := time.Now()
+	var calls, progWG sync.WaitGroup
+	progressDone := make(chan struct{})
+	progWG.Go(func() { r.reportProgress(begin, progress, progressDone) })
+	r.placeCalls(ctx, begin, &calls, r.rtpengineTalk)
+	calls.Wait()
+	close(progressDone)
+	progWG.Wait()
+	return r.finish(time.Since(begin)), nil
 }
 
 // startAgents starts and registers the agents' phones; on error the phones
@@ -597,7 +646,8 @@ func (s Scenario) talkTime(rng *rand.Rand) time.Duration {
 }
 
 // call places member call i, talking talk, and records its outcome.
-func (r *runner) call(ctx context.Context, i int, talk time.Duration) {
+func (r *runner) call(ctx context.Context, i int, talk time.Duration,
+	place func(ctx context.Context, start time.Time, i int, talk time.Duration) string) {
 	r.mu.Lock()
 	r.started++
 	r.up++
@@ -614,7 +664,7 @@ func (r *runner) call(ctx context.Context, i int, talk time.Duration) {
 		r.up--
 		r.mu.Unlock()
 	}()
-	reason := r.talk(ctx, start, i, talk)
+	reason := place(ctx, start, i, talk)
 	if reason != "" {
 		r.mu.Lock()
 		r.rep.Failed++

@@ -30,6 +30,7 @@ type scenarioFile struct {
 	Timeout     string  `yaml:"timeout"`
 	Heap        string  `yaml:"heap"`
 	HeapToken   string  `yaml:"heap_token"`
+	RTPengine   string  `yaml:"rtpengine"`
 }
 
 // LoadScenario reads a scenario from a YAML file whose keys are the load
@@ -48,7 +49,8 @@ func LoadScenario(path string) (Scenario, error) {
 		return Scenario{}, fmt.Errorf("%s: %w", path, err)
 	}
 	s := Scenario{Server: f.Server, Number: f.Number, Agents: f.Agents, FirstAgent: f.FirstAgent, Password: f.Password,
-		Calls: f.Calls, Rate: f.Rate, TalkDist: f.TalkDist, Seed: f.Seed, MaxUp: f.MaxUp, HeapURL: f.Heap, HeapToken: f.HeapToken}
+		Calls: f.Calls, Rate: f.Rate, TalkDist: f.TalkDist, Seed: f.Seed, MaxUp: f.MaxUp, HeapURL: f.Heap, HeapToken: f.HeapToken,
+		RTPengine: f.RTPengine}
 	for _, d := range []struct {
 		key, val string
 		to       *time.Duration

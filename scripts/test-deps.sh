@@ -10,6 +10,7 @@ command -v baresip >/dev/null || need+=(baresip)
 command -v tshark >/dev/null || need+=(tshark)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v nats-server >/dev/null || need+=(nats-server)
+command -v rtpengine >/dev/null || need+=(rtpengine-daemon) # the load tool's comparison relay
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test-deps: missing ${need[*]}; run as root or install them: apt-get install ${need[*]}" >&2

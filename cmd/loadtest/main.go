@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	scenario := fs.String("scenario", "", "read the scenario from this YAML file; flags given as well override its keys")
 	fs.StringVar(&s.HeapURL, "heap", "", "the node's /debug/pprof/heap URL (loopback): report its heap per agent and per call")
 	fs.StringVar(&s.HeapToken, "heap-token", "", "bearer token for -heap (the node's http.api_token)")
+	fs.StringVar(&s.RTPengine, "rtpengine", "", "measure rtpengine's relay at this ng control address (loopback) instead of a node: calls set up over ng, no SIP")
 	jsonFile := fs.String("json", "", "also write the report as JSON to this file")
 	htmlFile := fs.String("html", "", "also write the report with charts over time as a web page to this file")
 	if err := fs.Parse(args); err != nil {
@@ -116,6 +117,7 @@ func merge(file, flags loadtest.Scenario, set map[string]bool) loadtest.Scenario
 	pick("timeout", func() { out.Timeout = flags.Timeout })
 	pick("heap", func() { out.HeapURL = flags.HeapURL })
 	pick("heap-token", func() { out.HeapToken = flags.HeapToken })
+	pick("rtpengine", func() { out.RTPengine = flags.RTPengine })
 	if out.Server == "" {
 		out.Server = flags.Server // the flag's default
 	}
