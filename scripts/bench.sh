@@ -111,30 +111,39 @@ load memory -agents "$agents" -calls 400 -rate 100 -talk 8s \
 # (2) concurrent relayed calls: N calls (one agent each) held up together for
 # 20 s, for rising N, until loss reaches 0.1 % or the p99 delay the relay
 # adds reaches 1 ms in either direction (the report's "relay target").
-summary="$out/load-relay.txt"
-echo "concurrent relayed calls: loss < 0.1 % and p99 added delay < 1 ms both ways" > "$summary"
-best=0
-rm -f "$out/load-relay-"*
-for n in 100 150 200 250 300 400; do
-  start_node
-  load "relay-$n" -agents "$n" -calls "$n" -rate 100 -talk "$((n / 100 + 20))s" || true
-  { echo; echo "== $n calls"; sed -n '/^rtp connected/,/^relay target/p' "$out/load-relay-$n.txt"; } >> "$summary"
-  within relay "relay-$n" || break
-  best=$n
-done
-echo "most concurrent relayed calls within the target: $best" | tee -a "$summary"
+levels="100 150 200 250 300 400 500"
+sweep_relay() { # server name, start command, loadtest flags before the call count
+  local name=$1 start=$2; shift 2
+  local summary="$out/load-relay-$name.txt" best=0 n
+  echo "concurrent relayed calls ($name): loss < 0.1 % and p99 added delay < 1 ms both ways" > "$summary"
+  rm -f "$out/load-relay-$name-"*
+  for n in $levels; do
+    $start
+    load "relay-$name-$n" "$@" -agents "$n" -calls "$n" -rate 100 -talk "$((n / 100 + 20))s" || true
+    { echo; echo "== $n calls"; sed -n '/^rtp connected/,/^relay target/p' "$out/load-relay-$name-$n.txt"; } >> "$summary"
+    within relay "relay-$name-$n" || break
+    best=$n
+  done
+  echo "most concurrent relayed calls within the target ($name): $best" | tee -a "$summary"
+}
+rm -f "$out"/load-relay.txt "$out"/load-relay-[0-9]*
+sweep_relay callwerk start_node
 stop_server
 
 # (3) routing latency with 2,000 agents and 10,000 waiting calls is the Go
 # benchmark BenchmarkDispatchLatency above.
 
-# Side by side: the same sweep against Kamailio, a registrar and stateful
-# proxy without media relay or queue (scripts/compare/kamailio.cfg).
+# Side by side: the same setup sweep against Kamailio, a registrar and
+# stateful proxy without media relay or queue (scripts/compare/kamailio.cfg),
+# and the same relay sweep against rtpengine's userspace relay (no kernel
+# module), its calls set up over its ng protocol by the same load tool.
 if [ "$COMPARE" = 1 ]; then
-  if ! command -v kamailio >/dev/null; then
-    echo "bench: installing kamailio"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kamailio >/dev/null
-  fi
+  for pkg in kamailio rtpengine-daemon; do
+    if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+      echo "bench: installing $pkg"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null
+    fi
+  done
   start_kamailio() {
     stop_server
     kamailio -f scripts/compare/kamailio.cfg -A AGENTS="$agents" -A PORT=5080 -m 1024 -M 16 \
@@ -145,6 +154,13 @@ if [ "$COMPARE" = 1 ]; then
   }
   server=127.0.0.1:5080
   sweep_setup kamailio start_kamailio
+  start_rtpengine() {
+    stop_server
+    scripts/compare/rtpengine.sh 127.0.0.1:2223 2>>"$work/rtpengine.log" &
+    server_pid=$!
+    sleep 1 # the load tool's first ng ping fails fast if it is not up
+  }
+  sweep_relay rtpengine start_rtpengine -rtpengine 127.0.0.1:2223
   stop_server
 fi
 echo "bench: results in $out/"
