@@ -154,6 +154,14 @@ func (r *Redis) Epoch(ctx context.Context) (string, error) {
 	return old, nil
 }
 
+// Ping checks that the server answers.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.c.Ping(ctx).Err(); err != nil {
+		return redisErr("redis ping", err)
+	}
+	return nil
+}
+
 // Close closes the Redis client.
 func (r *Redis) Close() error { return r.c.Close() }
 

@@ -285,6 +285,9 @@ func (s *Server) Addrs() []Listener { return s.addrs }
 // Location returns the registrar's location store.
 func (s *Server) Location() *Location { return s.loc }
 
+// Draining reports whether Serve is draining: new calls are refused.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
 // ActiveCalls returns the number of member calls in progress.
 func (s *Server) ActiveCalls() int { return int(s.callCount.Load()) }
 

@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -190,6 +191,7 @@ func New(cfg *config.Config, log zerolog.Logger, opts ...Option) (*App, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
 	if cfg.HTTP.APIToken != "" {
 		web.NewAPI(a.acd, a.kpis, a, cfg.HTTP.APIToken, cfg.PauseReasons, log.With().Str("component", "api").Logger()).Register(mux)
 	}
@@ -359,6 +361,34 @@ func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.WriteHeader(http.StatusServiceUnavailable)
 	fmt.Fprintln(w, `{"status":"bus disconnected"}`)
+}
+
+// readyz says whether the node should get new calls: its store answers
+// (Redis within a second, when the node uses Redis), its bus is connected
+// and it is not draining. A load balancer or orchestrator takes a node
+// that is not ready out of rotation; /healthz only says the process lives.
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	var problems []string
+	if a.sip.Draining() {
+		problems = append(problems, "draining: new calls are refused")
+	}
+	if !a.bus.Conn.IsConnected() {
+		problems = append(problems, "nats: not connected")
+	}
+	if a.redis != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if err := a.redis.Ping(ctx); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if len(problems) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "not ready", "problems": problems})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready"})
 }
 
 // Start runs the node in the background. The returned stop ends it and

@@ -415,6 +415,12 @@ func TestShutdownDrainsThenHangsUp(t *testing.T) {
 		_, err := newMember(t).Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "100", From: "+4930999"})
 		return err != nil && strings.Contains(err.Error(), "503")
 	}, time.Second, 50*time.Millisecond, "a new call while draining gets 503")
+	res, err := http.Get("http://" + n.HTTPAddr() + "/readyz")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode, "a draining node is not ready")
+	assert.Contains(t, string(body), "draining")
 	before := member.RTP.Stats().ByTag[loadtest.TagAgent]
 	time.Sleep(500 * time.Millisecond)
 	select {

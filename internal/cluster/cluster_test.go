@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -273,6 +274,27 @@ func (n *node) kill() {
 	_ = n.cmd.Process.Kill()
 	_ = n.cmd.Wait()
 	<-n.done
+}
+
+// waitReady checks that the node's /readyz answers code, with a body that
+// contains want, within 3 s (a node notices a lost store at its next
+// lease renewal). The last answer is logged.
+func (n *node) waitReady(t *testing.T, code int, want string) {
+	t.Helper()
+	var got int
+	var body string
+	ok := assert.Eventually(t, func() bool {
+		res, err := http.Get("http://" + n.http + "/readyz")
+		if err != nil {
+			body = err.Error()
+			return false
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		got, body = res.StatusCode, string(b)
+		return got == code && strings.Contains(body, want)
+	}, 3*time.Second, 100*time.Millisecond, "%s /readyz: want %d with %q", n.name, code, want)
+	t.Logf("%s /readyz: %d %s (ok %v)", n.name, got, strings.TrimSpace(body), ok)
 }
 
 // states returns every agent's state by the node's API.

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -97,6 +98,8 @@ func TestStoreAndBusOutage(t *testing.T) {
 	ending, err := reached(ctx, member, n2, "+49307770002")
 	require.NoError(t, err)
 
+	n1.waitReady(t, http.StatusOK, "")
+
 	// Redis down for 30 s.
 	rs.stop()
 	downAt := time.Now()
@@ -105,6 +108,7 @@ func TestStoreAndBusOutage(t *testing.T) {
 	for _, n := range []*node{n1, n2} {
 		_, err = member.Call(ctx, loadtest.CallOptions{Server: n.sip, Number: "100", From: "+49307770003"})
 		assert.ErrorContains(t, err, "503", "%s refuses new calls while Redis is down", n.name)
+		n.waitReady(t, http.StatusServiceUnavailable, "redis ping")
 	}
 	time.Sleep(7 * time.Second)
 	require.NoError(t, ending.Hangup(ctx), "a call ends during the outage")
@@ -133,6 +137,7 @@ func TestStoreAndBusOutage(t *testing.T) {
 	recovery := time.Since(upAt)
 	t.Logf("Redis back: a new call reached an agent after %v", recovery.Round(time.Millisecond))
 	assert.Less(t, recovery, 5*time.Second)
+	n2.waitReady(t, http.StatusOK, "")
 	// Three agents, two calls up: the agent whose call ended in the outage
 	// took the new call or is free.
 	require.Eventually(t, func() bool {
@@ -156,6 +161,7 @@ func TestStoreAndBusOutage(t *testing.T) {
 	ns.stop()
 	time.Sleep(2 * time.Second)
 	late := newAgent(t, ids[3], n2, loadtest.AgentOptions{})
+	n2.waitReady(t, http.StatusServiceUnavailable, "nats: not connected")
 	time.Sleep(8 * time.Second)
 	ns.start()
 	busAt := time.Now()
