@@ -1,17 +1,19 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 )
 
 // Listener is one parsed sip.listen entry.
 type Listener struct {
-	Network string // NetworkUDP or NetworkTCP
+	Network string // NetworkUDP, NetworkTCP, NetworkTLS, NetworkWS or NetworkWSS
 	Addr    string // HOST:PORT as for net.ListenPacket / net.Listen; port 0 = any free port
 }
 
@@ -40,9 +42,9 @@ func parseListener(entry string) (Listener, error) {
 		return Listener{}, fmt.Errorf("want NETWORK:HOST:PORT such as \"udp:127.0.0.1:5060\" (got %q)", entry)
 	}
 	switch network {
-	case NetworkUDP, NetworkTCP:
+	case NetworkUDP, NetworkTCP, NetworkTLS, NetworkWS, NetworkWSS:
 	default:
-		return Listener{}, fmt.Errorf("unsupported network %q (want udp or tcp)", network)
+		return Listener{}, fmt.Errorf("unsupported network %q (want udp, tcp, tls, ws or wss)", network)
 	}
 	ap, err := parseHostPort(hostport, false)
 	if err != nil {
@@ -141,4 +143,19 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	}
 	ip = ip.Unmap() // ::ffff:192.0.2.1 matches IPv4 sources
 	return netip.PrefixFrom(ip, ip.BitLen()), nil
+}
+
+// LoadCertificate reads sip.tls's certificate and key. A file that cannot
+// be read is a *FieldError naming its key (cert_file, key_file).
+func LoadCertificate(t TLS) (tls.Certificate, error) {
+	for _, f := range []struct{ key, path string }{{"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
+		if _, err := os.ReadFile(f.path); err != nil {
+			return tls.Certificate{}, &FieldError{Path: f.key, Problem: fmt.Sprintf("cannot read %q: %v", f.path, errors.Unwrap(err))}
+		}
+	}
+	c, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("cert_file %q and key_file %q: %w", t.CertFile, t.KeyFile, err)
+	}
+	return c, nil
 }

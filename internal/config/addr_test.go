@@ -19,7 +19,10 @@ func TestListeners(t *testing.T) {
 		{"ipv6", []string{"udp:[::1]:5060", "tcp:[::]:0"}, []Listener{{"udp", "[::1]:5060"}, {"tcp", "[::]:0"}}, ""},
 		{"normalised", []string{"udp:[0:0:0:0:0:0:0:1]:5060"}, []Listener{{"udp", "[::1]:5060"}}, ""},
 		{"empty", nil, []Listener{}, ""},
-		{"bad second", []string{"udp:127.0.0.1:5060", "ws:127.0.0.1:80"}, nil, `sip.listen[1]: unsupported network "ws"`},
+		{"secure and websocket", []string{"tls:127.0.0.1:5061", "ws:127.0.0.1:8088", "wss:[::1]:8089"},
+			[]Listener{{"tls", "127.0.0.1:5061"}, {"ws", "127.0.0.1:8088"}, {"wss", "[::1]:8089"}}, ""},
+		{"bad second", []string{"udp:127.0.0.1:5060", "sctp:127.0.0.1:80"}, nil, `sip.listen[1]: unsupported network "sctp"`},
+		{"upper case", []string{"TLS:127.0.0.1:5061"}, nil, `sip.listen[0]: unsupported network "TLS"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,6 +27,9 @@ const (
 	AnswerEarly     = "early"     // numbers[].answer: 183 early media until an agent answers, free of charge for the caller
 	NetworkUDP      = "udp"       // sip.listen transport
 	NetworkTCP      = "tcp"       // sip.listen transport
+	NetworkTLS      = "tls"       // sip.listen transport: SIP over TLS (SIPS), needs sip.tls
+	NetworkWS       = "ws"        // sip.listen transport: SIP over WebSocket (RFC 7118)
+	NetworkWSS      = "wss"       // sip.listen transport: SIP over secure WebSocket, needs sip.tls
 )
 
 // Limits enforced by [Config.Validate].
@@ -99,8 +102,10 @@ const DefaultLease = 6 * time.Second
 
 // SIP configures the signalling side.
 type SIP struct {
-	Listen []string `yaml:"listen"` // "udp:HOST:PORT" / "tcp:HOST:PORT", HOST an IP literal, port 0 = any free port; default udp and tcp on DefaultSIPListen
-	Realm  string   `yaml:"realm"`  // digest realm for agent phones; default DefaultRealm
+	Listen []string `yaml:"listen"` // "NETWORK:HOST:PORT", NETWORK udp, tcp, tls, ws or wss, HOST an IP literal, port 0 = any free port; default udp and tcp on DefaultSIPListen
+	// TLS is the certificate of the tls and wss listeners.
+	TLS   TLS    `yaml:"tls"`
+	Realm string `yaml:"realm"` // digest realm for agent phones; default DefaultRealm
 	// DigestAlgorithms are the challenges sent to phones, most preferred
 	// first (RFC 8760): "SHA-256" and/or "MD5"; default DefaultDigestAlgorithms.
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
@@ -124,6 +129,16 @@ type SIP struct {
 	// DefaultMaxMessageSize.
 	MaxMessageSize int `yaml:"max_message_size"`
 }
+
+// TLS (sip.tls) names the PEM files of the certificate (chain) and its
+// private key that the tls and wss listeners present.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Secure reports whether network is encrypted (tls, wss).
+func Secure(network string) bool { return network == NetworkTLS || network == NetworkWSS }
 
 // AuthLockout (sip.auth_lockout): Failures failed digest authentications
 // from one address within Window block it for Block.

@@ -96,6 +96,26 @@ func (v *validator) add(path, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Path: path, Problem: fmt.Sprintf(format, args...)})
 }
 
+// tls checks sip.tls, which the listener at path needs: both files given,
+// readable, PEM, and the key the certificate's.
+func (v *validator) tls(t TLS, path string) {
+	switch {
+	case t.CertFile == "":
+		v.add("sip.tls.cert_file", "is required by the tls or wss listener %s", path)
+	case t.KeyFile == "":
+		v.add("sip.tls.key_file", "is required by the tls or wss listener %s", path)
+	default:
+		if _, err := LoadCertificate(t); err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				v.add("sip.tls."+fe.Path, "%s", fe.Problem)
+			} else {
+				v.add("sip.tls", "%v", err)
+			}
+		}
+	}
+}
+
 func (v *validator) node(n Node) {
 	if !nodeNameRE.MatchString(n.Name) {
 		v.add("node.name", "must be 1 to 64 letters, digits, '.', '_' or '-' (got %q)", n.Name)
@@ -103,6 +123,8 @@ func (v *validator) node(n Node) {
 	if n.SIPAddress != "" {
 		if l, err := parseListener(n.SIPAddress); err != nil {
 			v.add("node.sip_address", "%v", err)
+		} else if l.Network != NetworkUDP && l.Network != NetworkTCP {
+			v.add("node.sip_address", "must be udp or tcp: nodes reach each other over the trusted network (got %q)", n.SIPAddress)
 		} else if ap := netip.MustParseAddrPort(l.Addr); ap.Addr().IsUnspecified() || ap.Port() == 0 {
 			v.add("node.sip_address", "must name the IP address and port other nodes reach (got %q)", n.SIPAddress)
 		}
@@ -123,6 +145,7 @@ func (v *validator) sip(s SIP) {
 		v.add("sip.listen", "at least one listener is required")
 	}
 	seen := map[Listener]int{}
+	secure := ""
 	for i, entry := range s.Listen {
 		path := fmt.Sprintf("sip.listen[%d]", i)
 		l, err := parseListener(entry)
@@ -130,11 +153,17 @@ func (v *validator) sip(s SIP) {
 			v.add(path, "%v", err)
 			continue
 		}
+		if Secure(l.Network) && secure == "" {
+			secure = path
+		}
 		if first, dup := seen[l]; dup && !strings.HasSuffix(l.Addr, ":0") {
 			v.add(path, "duplicate of sip.listen[%d]", first)
 			continue
 		}
 		seen[l] = i
+	}
+	if secure != "" {
+		v.tls(s.TLS, secure)
 	}
 	switch {
 	case s.Realm == "":

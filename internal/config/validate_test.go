@@ -9,9 +9,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/callwerk/callwerk/internal/testcert"
 )
 
 func TestValidateValid(t *testing.T) {
+	cert := testcert.Write(t)
 	cases := []struct {
 		name   string
 		mutate func(c *Config)
@@ -48,6 +51,11 @@ func TestValidateValid(t *testing.T) {
 			c.Numbers[0].Queue, c.Numbers[0].Menu = "", "main"
 		}},
 		{"callback", func(c *Config) { withCallback(c, "carrier") }},
+		{"every transport", func(c *Config) {
+			c.SIP.Listen = []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "tls:127.0.0.1:5061", "ws:127.0.0.1:8088", "wss:[::1]:8089"}
+			c.SIP.TLS = TLS{CertFile: cert.Cert, KeyFile: cert.Key}
+		}},
+		{"tls files without a tls listener", func(c *Config) { c.SIP.TLS = TLS{CertFile: "missing.pem"} }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,6 +68,7 @@ func TestValidateValid(t *testing.T) {
 
 func TestValidateInvalid(t *testing.T) {
 	dir := t.TempDir()
+	cert, other := testcert.Write(t), testcert.Write(t)
 	notWAV := filepath.Join(dir, "music.mp3")
 	require.NoError(t, os.WriteFile(notWAV, []byte("ID3\x04\x00\x00\x00\x00\x00\x00\x00\x00"), 0o600))
 
@@ -82,7 +91,21 @@ func TestValidateInvalid(t *testing.T) {
 		{"unknown digest algorithm", func(c *Config) { c.SIP.DigestAlgorithms = []string{"SHA-512"} }, "sip.digest_algorithms[0]", `must be SHA-256 or MD5 (got "SHA-512")`},
 		{"duplicate digest algorithm", func(c *Config) { c.SIP.DigestAlgorithms = []string{"MD5", "MD5"} }, "sip.digest_algorithms[1]", "duplicate MD5"},
 		{"no digest algorithm", func(c *Config) { c.SIP.DigestAlgorithms = []string{} }, "sip.digest_algorithms", "at least one"},
-		{"unknown network", func(c *Config) { c.SIP.Listen[1] = "tls:127.0.0.1:5061" }, "sip.listen[1]", `unsupported network "tls" (want udp or tcp)`},
+		{"unknown network", func(c *Config) { c.SIP.Listen[1] = "sctp:127.0.0.1:5061" }, "sip.listen[1]", `unsupported network "sctp" (want udp, tcp, tls, ws or wss)`},
+		{"tls without cert", func(c *Config) { c.SIP.Listen[1] = "tls:127.0.0.1:5061" }, "sip.tls.cert_file", "is required by the tls or wss listener sip.listen[1]"},
+		{"wss without key", func(c *Config) {
+			c.SIP.Listen[1], c.SIP.TLS.CertFile = "wss:127.0.0.1:8089", cert.Cert
+		}, "sip.tls.key_file", "is required by the tls or wss listener sip.listen[1]"},
+		{"tls cert missing", func(c *Config) {
+			c.SIP.Listen[1], c.SIP.TLS = "tls:127.0.0.1:5061", TLS{CertFile: filepath.Join(dir, "none.pem"), KeyFile: cert.Key}
+		}, "sip.tls.cert_file", "none.pem\": no such file or directory"},
+		{"tls key not a key", func(c *Config) {
+			c.SIP.Listen[1], c.SIP.TLS = "tls:127.0.0.1:5061", TLS{CertFile: cert.Cert, KeyFile: notWAV}
+		}, "sip.tls", "failed to find any PEM data in key input"},
+		{"tls key of another cert", func(c *Config) {
+			c.SIP.Listen[1], c.SIP.TLS = "tls:127.0.0.1:5061", TLS{CertFile: cert.Cert, KeyFile: other.Key}
+		}, "sip.tls", "private key does not match public key"},
+		{"node sip address tls", func(c *Config) { c.Node.SIPAddress = "tls:10.0.0.1:5061" }, "node.sip_address", "must be udp or tcp"},
 		{"no network", func(c *Config) { c.SIP.Listen[0] = "127.0.0.1" }, "sip.listen[0]", "want NETWORK:HOST:PORT"},
 		{"no port", func(c *Config) { c.SIP.Listen[0] = "udp:127.0.0.1" }, "sip.listen[0]", "want HOST:PORT"},
 		{"host name", func(c *Config) { c.SIP.Listen[0] = "udp:localhost:5060" }, "sip.listen[0]", `host must be an IP address (got "localhost")`},
