@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -18,15 +19,17 @@ import (
 	"github.com/callwerk/callwerk/media"
 )
 
-// Phone is a SIP user agent on its own UDP port on 127.0.0.1.
+// Phone is a SIP user agent: on its own UDP port on a loopback address, or
+// over a connection it opens to the server (NewPhoneOver).
 type Phone struct {
-	User   string
-	ua     *sipgo.UserAgent
-	srv    *sipgo.Server
-	client *sipgo.Client
-	dialog *sipgo.DialogUA
-	conn   net.PacketConn
-	addr   netip.AddrPort
+	User    string
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	client  *sipgo.Client
+	dialog  *sipgo.DialogUA
+	conn    net.PacketConn // nil for a phone over a stream
+	addr    netip.AddrPort
+	network string // "udp", or the stream transport of NewPhoneOver
 
 	mu      sync.Mutex
 	servers map[string]*sipgo.DialogServerSession // incoming calls by Call-ID
@@ -44,28 +47,13 @@ func NewPhoneAt(user, ip string) (*Phone, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Phone{User: user, conn: conn, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
-		servers: make(map[string]*sipgo.DialogServerSession), clients: make(map[string]*sipgo.DialogClientSession)}
-	host, port := p.addr.Addr().String(), int(p.addr.Port())
-	if p.ua, err = sipgo.NewUA(sipgo.WithUserAgent("callwerk-loadtest"), sipgo.WithUserAgentHostname(host)); err != nil {
+	addr := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	p, err := newPhone(user, addr, "udp", nil, sipgo.WithClientConnectionAddr(addr.String()))
+	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	if p.srv, err = sipgo.NewServer(p.ua); err != nil {
-		return nil, err
-	}
-	if p.client, err = sipgo.NewClient(p.ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(port),
-		sipgo.WithClientConnectionAddr(p.addr.String())); err != nil {
-		return nil, err
-	}
-	p.dialog = &sipgo.DialogUA{Client: p.client,
-		ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: host, Port: port}}}
-	p.srv.OnBye(p.onBye)
-	p.srv.OnAck(p.onAck)
-	p.srv.OnNotify(p.onNotify)
-	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
+	p.conn = conn
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -84,13 +72,61 @@ func NewPhoneAt(user, ip string) (*Phone, error) {
 	}
 }
 
+// NewPhoneOver starts a user agent for user that talks over a connection
+// it opens to the server: network is "tcp", "tls", "ws" or "wss"; conf,
+// for tls and wss, says which server certificates to trust. The phone
+// listens on no port of its own, like a browser or a phone behind NAT:
+// the server's requests come back over the connection.
+func NewPhoneOver(user, network string, conf *tls.Config) (*Phone, error) {
+	if conf == nil {
+		conf = &tls.Config{}
+	}
+	// An invalid host, as browser phones use (RFC 7118 §5.2): only the
+	// connection leads to the phone.
+	return newPhone(user, netip.AddrPortFrom(netip.IPv4Unspecified(), 0), network, conf)
+}
+
+func newPhone(user string, addr netip.AddrPort, network string, conf *tls.Config, opts ...sipgo.ClientOption) (*Phone, error) {
+	p := &Phone{User: user, addr: addr, network: network,
+		servers: make(map[string]*sipgo.DialogServerSession), clients: make(map[string]*sipgo.DialogClientSession)}
+	host, port := addr.Addr().String(), int(addr.Port())
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent("callwerk-loadtest"), sipgo.WithUserAgentHostname(host)}
+	contact := sip.Uri{Scheme: "sip", User: user, Host: host, Port: port}
+	if network != "udp" {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(conf))
+		contact = sip.Uri{Scheme: "sip", User: user, Host: sip.GenerateTagN(8) + ".invalid", UriParams: sip.NewParams()}
+		contact.UriParams.Add("transport", network)
+	}
+	var err error
+	if p.ua, err = sipgo.NewUA(uaOpts...); err != nil {
+		return nil, err
+	}
+	if p.srv, err = sipgo.NewServer(p.ua); err != nil {
+		return nil, err
+	}
+	opts = append([]sipgo.ClientOption{sipgo.WithClientHostname(host), sipgo.WithClientPort(port)}, opts...)
+	if p.client, err = sipgo.NewClient(p.ua, opts...); err != nil {
+		return nil, err
+	}
+	p.dialog = &sipgo.DialogUA{Client: p.client, ContactHDR: sip.ContactHeader{Address: contact}}
+	p.srv.OnBye(p.onBye)
+	p.srv.OnAck(p.onAck)
+	p.srv.OnNotify(p.onNotify)
+	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	return p, nil
+}
+
 // Addr is the phone's SIP address.
 func (p *Phone) Addr() netip.AddrPort { return p.addr }
 
 // Close stops the phone.
 func (p *Phone) Close() {
 	_ = p.ua.Close()
-	_ = p.conn.Close()
+	if p.conn != nil {
+		_ = p.conn.Close()
+	}
 	p.wg.Wait()
 }
 
@@ -155,6 +191,9 @@ func (p *Phone) Register(ctx context.Context, server, password string, expires t
 	req.AppendHeader(from)
 	req.AppendHeader(sip.HeaderClone(&p.dialog.ContactHDR))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
+	if p.network != "udp" {
+		req.SetTransport(strings.ToUpper(p.network))
+	}
 	res, err := p.client.Do(ctx, req, sipgo.ClientRequestRegisterBuild)
 	if err != nil {
 		return nil, err
@@ -196,6 +235,7 @@ func (c *AgentCall) Transfer(ctx context.Context, number string) (*sip.Response,
 	target := inv.Contact().Address // the server, as the caller of this leg
 	req := sip.NewRequest(sip.REFER, *target.Clone())
 	req.SetDestination(inv.Source())
+	req.SetTransport(inv.Transport())
 	req.AppendHeader(sip.NewHeader("Refer-To", fmt.Sprintf("<sip:%s@%s>", number, target.Host)))
 	req.AppendHeader(sip.NewHeader("Referred-By", fmt.Sprintf("<sip:%s@%s>", inv.To().Address.User, target.Host)))
 	return c.dialog.Do(ctx, req)
@@ -213,6 +253,7 @@ func (c *AgentCall) Hold(ctx context.Context, on bool) (int, error) {
 	addr := c.RTP.Addr()
 	req := sip.NewRequest(sip.INVITE, *target.Clone())
 	req.SetDestination(inv.Source())
+	req.SetTransport(inv.Transport())
 	req.SetBody(media.BuildSDP(media.SDPParams{SessionID: 3, Version: uint64(time.Now().UnixNano()), Addr: addr.Addr(),
 		Port: int(addr.Port()), Codec: media.PCMU, TelEventPT: -1, Direction: dir}))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -223,6 +264,7 @@ func (c *AgentCall) Hold(ctx context.Context, on bool) (int, error) {
 	if res.IsSuccess() {
 		ack := sip.NewRequest(sip.ACK, *target.Clone())
 		ack.SetDestination(inv.Source())
+		ack.SetTransport(inv.Transport())
 		if err := c.dialog.WriteRequest(ack); err != nil {
 			return res.StatusCode, fmt.Errorf("hold: ack: %w", err)
 		}
@@ -255,9 +297,23 @@ func NewAgentAt(user, ip string, opts AgentOptions) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newAgent(p, opts), nil
+}
+
+// NewAgentOver starts a simulated agent phone that talks over a connection
+// it opens to the server, as NewPhoneOver.
+func NewAgentOver(user, network string, conf *tls.Config, opts AgentOptions) (*Agent, error) {
+	p, err := NewPhoneOver(user, network, conf)
+	if err != nil {
+		return nil, err
+	}
+	return newAgent(p, opts), nil
+}
+
+func newAgent(p *Phone, opts AgentOptions) *Agent {
 	a := &Agent{Phone: p, opts: opts, Answered: make(chan *AgentCall, 16)}
 	p.srv.OnInvite(a.onInvite)
-	return a, nil
+	return a
 }
 
 // StartAgent starts a simulated agent phone on loopback IP ip and

@@ -710,6 +710,9 @@ func (c *call) agentRequest(tg acd.Target) (*sip.Request, error) {
 	req := sip.NewRequest(sip.INVITE, *b.Contact.Clone())
 	req.SetTransport(b.Transport)
 	req.SetDestination(b.Source)
+	if ct := c.s.contactFor(b.Transport); ct != nil {
+		req.AppendHeader(ct)
+	}
 	return req, nil
 }
 
@@ -1059,7 +1062,11 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	res := sip.NewSDPResponseFromRequest(req, c.sdp(leg, media.AnswerDirection(offer.Direction)))
-	res.AppendHeader(sip.HeaderClone(&s.dialog.ContactHDR))
+	if ct := s.contactFor(req.Transport()); ct != nil {
+		res.AppendHeader(ct)
+	} else {
+		res.AppendHeader(sip.HeaderClone(&s.dialog.ContactHDR))
+	}
 	_ = tx.Respond(res)
 }
 

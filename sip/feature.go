@@ -55,7 +55,7 @@ func IsFeatureCode(user string) bool {
 
 // onFeature handles an INVITE to a feature code.
 func (s *Server) onFeature(req *sip.Request, tx sip.ServerTransaction) {
-	if !s.plainAllowed(req.Transport(), req.Source()) { // plain RTP offered: no SRTP yet
+	if !s.trustedSource(req.Source()) { // plain RTP offered: no SRTP yet
 		s.refuseUntrusted(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here: SRTP required outside the trusted networks")
 		return
 	}

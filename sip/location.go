@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,10 +93,24 @@ func (l *Location) Count() (agents, bindings int) {
 // Sweep drops expired bindings.
 func (l *Location) Sweep() {
 	now := l.now()
+	l.dropWhere(func(b Binding) bool { return !b.Expires.After(now) })
+}
+
+// DropFlow drops the bindings registered over the connection from source
+// over transport (tcp, tls, ws, wss), which has closed: requests to them
+// could only go over that connection. An agent left without a device is
+// Lost, as when its registration expires.
+func (l *Location) DropFlow(transport, source string) {
+	l.dropWhere(func(b Binding) bool { return b.Source == source && strings.EqualFold(b.Transport, transport) })
+}
+
+// dropWhere drops the bindings drop picks and reports agents left
+// without one as Lost.
+func (l *Location) dropWhere(drop func(Binding) bool) {
 	var gone []string
 	l.mu.Lock()
 	for agent, bs := range l.bindings {
-		kept := slices.DeleteFunc(slices.Clone(bs), func(b Binding) bool { return !b.Expires.After(now) })
+		kept := slices.DeleteFunc(slices.Clone(bs), drop)
 		if len(kept) != len(bs) {
 			l.set(agent, kept)
 			if len(kept) == 0 {

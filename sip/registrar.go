@@ -66,8 +66,15 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	if !validRequest(req, tx) {
 		return
 	}
-	if !s.plainAllowed(req.Transport(), req.Source()) {
+	switch {
+	case s.trustedSource(req.Source()):
+	case !secure(req.Transport()):
 		s.refuseUntrusted(req, tx, sip.StatusForbidden, "Forbidden: TLS required outside the trusted networks")
+		return
+	default:
+		// Calls to this phone would carry plain RTP, which the policy
+		// forbids outside the trusted networks, until the relay speaks SRTP.
+		s.refuseUntrusted(req, tx, sip.StatusForbidden, "Forbidden: SRTP required outside the trusted networks, not yet supported")
 		return
 	}
 	user, ok := s.authenticate(req, tx, "registration")

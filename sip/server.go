@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -59,7 +60,7 @@ type Relay interface {
 
 // Listener is one SIP listen address.
 type Listener struct {
-	Network string // "udp" or "tcp"
+	Network string // "udp", "tcp", "tls", "ws" or "wss"
 	Addr    string // host:port; port 0 picks a free port
 }
 
@@ -80,12 +81,15 @@ type Number struct {
 // Config is the SIP edge's configuration.
 type Config struct {
 	Listeners []Listener
-	Realm     string
-	Digest    []string          // challenge algorithms, most preferred first; empty: DefaultAlgorithms
-	Trunks    []netip.Prefix    // sources whose INVITEs are member calls
-	Numbers   map[string]Number // by dialled number (Request-URI user part)
-	Agents    map[string]string // agent ID -> digest password
-	NonceKey  []byte            // signs digest nonces; empty = random
+	// TLS is the server configuration of the tls and wss listeners
+	// (TLSConfig); required if there are any.
+	TLS      *tls.Config
+	Realm    string
+	Digest   []string          // challenge algorithms, most preferred first; empty: DefaultAlgorithms
+	Trunks   []netip.Prefix    // sources whose INVITEs are member calls
+	Numbers  map[string]Number // by dialled number (Request-URI user part)
+	Agents   map[string]string // agent ID -> digest password
+	NonceKey []byte            // signs digest nonces; empty = random
 	// PauseReasons are the reasons *22N picks from (N from 1).
 	PauseReasons []string
 
@@ -159,10 +163,11 @@ type Server struct {
 	newCall *rate.Limiter // nil: no limit on new calls per second
 	loc     *Location
 
-	conns     []io.Closer // bound sockets, served by Serve
+	conns     []bound // bound sockets, served by Serve
 	udp       map[string]net.PacketConn
-	addrs     []Listener      // bound addresses
-	callCtx   context.Context // ends the calls in progress: at the end of the drain
+	ws        map[string]*wsListener // ws and wss listeners by local address
+	addrs     []Listener             // bound addresses
+	callCtx   context.Context        // ends the calls in progress: at the end of the drain
 	hangUp    context.CancelFunc
 	draining  atomic.Bool
 	parseLog  zerolog.Logger
@@ -185,6 +190,7 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 	s := &Server{
 		cfg: cfg, log: log, pseudo: p, router: router, relay: relay, hold: hold, prompts: cfg.Prompts,
 		udp:      make(map[string]net.PacketConn),
+		ws:       make(map[string]*wsListener),
 		parseLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second}),
 	}
 	if s.cfg.Clock == nil {
@@ -248,34 +254,55 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 	return s, nil
 }
 
+// bound is a bound socket and the sipgo transport that serves it.
+type bound struct {
+	network string
+	c       io.Closer // net.PacketConn for udp, net.Listener else
+}
+
 func (s *Server) bind() error {
 	for _, l := range s.cfg.Listeners {
-		switch l.Network {
-		case "udp":
+		if l.Network == "udp" {
 			c, err := net.ListenPacket("udp", l.Addr)
 			if err != nil {
 				return fmt.Errorf("sip: listen udp %s: %w", l.Addr, err)
 			}
-			s.conns = append(s.conns, c)
+			s.conns = append(s.conns, bound{"udp", c})
 			s.udp[c.LocalAddr().String()] = c
 			s.addrs = append(s.addrs, Listener{"udp", c.LocalAddr().String()})
-		case "tcp":
-			ln, err := net.Listen("tcp", l.Addr)
-			if err != nil {
-				return fmt.Errorf("sip: listen tcp %s: %w", l.Addr, err)
+			continue
+		}
+		var conf *tls.Config
+		switch l.Network {
+		case "tcp", "ws":
+		case "tls", "wss":
+			if conf = s.cfg.TLS; conf == nil {
+				return fmt.Errorf("sip: listen %s %s: no TLS certificate", l.Network, l.Addr)
 			}
-			s.conns = append(s.conns, newStreamListener(ln, s, s.cfg.Streams))
-			s.addrs = append(s.addrs, Listener{"tcp", ln.Addr().String()})
 		default:
 			return fmt.Errorf("sip: listen %s:%s: unsupported network", l.Network, l.Addr)
 		}
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			return fmt.Errorf("sip: listen %s %s: %w", l.Network, l.Addr, err)
+		}
+		var served net.Listener
+		if l.Network == "ws" || l.Network == "wss" {
+			w := newWSListener(ln, s, s.cfg.Streams, l.Network, conf)
+			s.ws[ln.Addr().String()] = w
+			served = w
+		} else {
+			served = newStreamListener(ln, s, s.cfg.Streams, l.Network, conf)
+		}
+		s.conns = append(s.conns, bound{l.Network, served})
+		s.addrs = append(s.addrs, Listener{l.Network, ln.Addr().String()})
 	}
 	return nil
 }
 
 func (s *Server) closeConns() {
-	for _, c := range s.conns {
-		_ = c.Close()
+	for _, b := range s.conns {
+		_ = b.c.Close()
 	}
 }
 
@@ -299,16 +326,22 @@ func (s *Server) ActiveCalls() int { return int(s.callCount.Load()) }
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, len(s.conns))
 	var wg sync.WaitGroup
-	for _, c := range s.conns {
+	for _, b := range s.conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var err error
-			switch c := c.(type) {
-			case net.PacketConn:
-				err = s.srv.ServeUDP(c)
-			case net.Listener:
-				err = s.srv.ServeTCP(c)
+			switch b.network {
+			case "udp":
+				err = s.srv.ServeUDP(b.c.(net.PacketConn))
+			case "tcp":
+				err = s.srv.ServeTCP(b.c.(net.Listener))
+			case "tls":
+				err = s.srv.ServeTLS(b.c.(net.Listener))
+			case "ws":
+				err = s.srv.ServeWS(b.c.(net.Listener))
+			case "wss":
+				err = s.srv.ServeWSS(b.c.(net.Listener))
 			}
 			if err != nil && !errors.Is(err, net.ErrClosed) {
 				errc <- err
@@ -388,8 +421,12 @@ func (s *Server) maxMessage() int {
 // Stream transports were checked message by message when they were framed
 // (streamConn), so their data passes.
 func (s *Server) readFilter(info sip.TransportReadProps, data []byte) ([]byte, error) {
-	if !strings.EqualFold(info.Transport, "udp") {
-		return data, nil
+	switch strings.ToLower(info.Transport) {
+	case "udp":
+	case "ws", "wss":
+		return s.wsFilter(info, data), nil
+	default:
+		return data, nil // tcp and tls: framed and checked by streamConn
 	}
 	src := netAddr(info.RemoteAddr)
 	if ok, banned := s.flood.Allow(src); !ok {
@@ -508,11 +545,11 @@ func (s *Server) trunkSource(src string) bool {
 	return s.trunkAddr(ap.Addr().Unmap())
 }
 
-// plainAllowed reports whether a request that came over transport from src
-// may use unencrypted signalling and media: a secure transport, a trusted
-// network, or no policy.
-func (s *Server) plainAllowed(transport, src string) bool {
-	if s.cfg.Trusted == nil || strings.EqualFold(transport, "tls") || strings.EqualFold(transport, "wss") {
+// trustedSource reports whether src (host:port) is in the trusted
+// networks, where phones may use plain RTP (and plain signalling); always
+// true without a policy.
+func (s *Server) trustedSource(src string) bool {
+	if s.cfg.Trusted == nil {
 		return true
 	}
 	ap, err := netip.ParseAddrPort(src)
@@ -532,7 +569,7 @@ func (s *Server) plainAllowed(transport, src string) bool {
 // a plain transport with status and a reason that says why, and logs it.
 func (s *Server) refuseUntrusted(req *sip.Request, tx sip.ServerTransaction, status int, reason string) {
 	s.log.Warn().Str("security", "encryption-policy").Str("source", req.Source()).Str("method", string(req.Method)).
-		Msg("request refused: outside the trusted networks without TLS")
+		Str("transport", req.Transport()).Msg("request refused: outside the trusted networks without encryption")
 	_ = tx.Respond(sip.NewResponseFromRequest(req, status, reason, nil))
 }
 

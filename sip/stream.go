@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -10,7 +11,7 @@ import (
 	"time"
 )
 
-// Stream transports (TCP now; TLS and WSS later) get the same checks as
+// Stream transports (TCP and TLS; WebSocket in transport.go) get the same checks as
 // UDP datagrams, but a stream has no datagram boundary: sipgo's stream
 // parser frames it, logs a message it cannot parse whole (caller numbers
 // included) and closes the connection without an answer. So the edge
@@ -51,24 +52,38 @@ func (l StreamLimits) withDefaults() StreamLimits {
 // connections over the per-address cap, and frames what it accepts.
 type streamListener struct {
 	net.Listener
-	s      *Server
-	limits StreamLimits
+	s       *Server
+	limits  StreamLimits
+	network string      // "tcp", "tls", "ws" or "wss", for the logs
+	tls     *tls.Config // set: TLS runs between the socket and the framing
 
 	mu    sync.Mutex
 	perIP map[netip.Addr]int
 }
 
-func newStreamListener(ln net.Listener, s *Server, l StreamLimits) *streamListener {
-	return &streamListener{Listener: ln, s: s, limits: l.withDefaults(), perIP: make(map[netip.Addr]int)}
+func newStreamListener(ln net.Listener, s *Server, l StreamLimits, network string, conf *tls.Config) *streamListener {
+	return &streamListener{Listener: ln, s: s, limits: l.withDefaults(), network: network, tls: conf, perIP: make(map[netip.Addr]int)}
 }
 
-// Accept returns the next connection the limits allow; others are closed
-// at once.
+// Accept returns the next connection the limits allow, framed.
 func (l *streamListener) Accept() (net.Conn, error) {
+	c, src, err := l.accept()
+	if err != nil {
+		return nil, err
+	}
+	if l.tls != nil {
+		c = tls.Server(c, l.tls) // the handshake runs at the first read, in sipgo's reader for the connection
+	}
+	return &streamConn{Conn: c, l: l, src: src, max: l.s.maxMessage()}, nil
+}
+
+// accept returns the next connection the limits allow, with the
+// first-message deadline set; others are closed at once.
+func (l *streamListener) accept() (net.Conn, netip.Addr, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
-			return nil, err
+			return nil, netip.Addr{}, err
 		}
 		src := netAddr(c.RemoteAddr())
 		if l.s.flood.Banned(src) {
@@ -86,7 +101,7 @@ func (l *streamListener) Accept() (net.Conn, error) {
 			_ = c.Close()
 			continue
 		}
-		return &streamConn{Conn: c, l: l, src: src, max: l.s.maxMessage()}, nil
+		return c, src, nil
 	}
 }
 
@@ -318,7 +333,7 @@ func headerEnd(msg []byte, line int) int {
 // refuse logs a refused message (without its content) and answers it
 // unless the verdict is to drop it.
 func (c *streamConn) refuse(msg []byte, v Verdict) {
-	c.l.s.parseLog.Warn().Str("source", c.RemoteAddr().String()).Str("transport", "tcp").Int("status", v.Status).
+	c.l.s.parseLog.Warn().Str("source", c.RemoteAddr().String()).Str("transport", c.l.network).Int("status", v.Status).
 		Str("problem", firstLine(v.Reason)).Msg("SIP message refused before parsing")
 	if !v.Drop && v.Status != 0 {
 		_, _ = c.write(rejectResponse(msg, v))
@@ -337,7 +352,10 @@ func (c *streamConn) Write(p []byte) (int, error) { return c.write(p) }
 // Close closes the connection and frees its place under the cap.
 func (c *streamConn) Close() error {
 	err := c.Conn.Close()
-	c.closeOnce.Do(func() { c.l.give(c.src) })
+	c.closeOnce.Do(func() {
+		c.l.give(c.src)
+		c.l.s.loc.DropFlow(c.l.network, c.RemoteAddr().String())
+	})
 	return err
 }
 

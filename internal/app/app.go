@@ -263,6 +263,13 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 	}
 	for _, l := range ls {
 		sc.Listeners = append(sc.Listeners, sip.Listener{Network: l.Network, Addr: l.Addr})
+		if config.Secure(l.Network) && sc.TLS == nil {
+			cert, err := config.LoadCertificate(cfg.SIP.TLS)
+			if err != nil {
+				return sip.Config{}, fmt.Errorf("sip.tls: %w", err)
+			}
+			sc.TLS = sip.TLSConfig(cert)
+		}
 	}
 	for i, t := range cfg.Trunks {
 		ps, err := t.Prefixes()
@@ -330,9 +337,12 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 }
 
 // defaultSIPAddress is node.sip_address's default: the first bound
-// listener, if its IP is specific ("" if none is).
+// udp or tcp listener, if its IP is specific ("" if none is).
 func defaultSIPAddress(ls []sip.Listener) string {
 	for _, l := range ls {
+		if l.Network != "udp" && l.Network != "tcp" {
+			continue // nodes talk over the trusted network
+		}
 		ap, err := netip.ParseAddrPort(l.Addr)
 		if err == nil && !ap.Addr().IsUnspecified() {
 			return l.Network + ":" + l.Addr

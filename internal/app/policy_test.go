@@ -28,7 +28,7 @@ func TestPlainSignallingOutsideTrustedNetworks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 403, res.StatusCode)
 	assert.Equal(t, "Forbidden: TLS required outside the trusted networks", res.Reason)
-	assert.True(t, logged(n, "request refused: outside the trusted networks without TLS", "source", outside.Addr().String()))
+	assert.True(t, logged(n, "request refused: outside the trusted networks without encryption", "source", outside.Addr().String()))
 
 	_, err = outside.Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "*22", From: "1002", Password: password})
 	assert.ErrorContains(t, err, "488 Not Acceptable Here: SRTP required outside the trusted networks")

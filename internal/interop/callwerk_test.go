@@ -2,15 +2,18 @@ package interop
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/callwerk/callwerk/internal/app"
 	"github.com/callwerk/callwerk/internal/config"
 	"github.com/callwerk/callwerk/internal/logging"
+	"github.com/callwerk/callwerk/internal/testcert"
 	"github.com/callwerk/callwerk/internal/testlog"
 )
 
@@ -143,4 +146,44 @@ func TestSIPpMemberOverTCP(t *testing.T) {
 	if n := atMember.Count(); n < want {
 		t.Errorf("RTP relay -> SIPp: %d packets, want >= %d", n, want)
 	}
+}
+
+// baresip registers as agent 1001 over TLS, checking callwerk's
+// certificate; a SIPp member's call from the trunk rings it over that TLS
+// connection, it answers, and RTP reaches both sides. (TLS with mandatory
+// SRTP waits for the relay's SRTP; this is a phone on a trusted network
+// that encrypts its signalling.)
+func TestBaresipAgentOverTLS(t *testing.T) {
+	requireTool(t, "sipp")
+	requireTool(t, "baresip")
+	requireTool(t, "dumpcap")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	cert := testcert.Write(t)
+	var tlsAddr string
+	server, _, _ := startCallwerkWith(t, func(c *config.Config) {
+		c.SIP.Listen = append(c.SIP.Listen, fmt.Sprintf("tls:127.0.0.1:%d", freeTCPPort(t)))
+		tlsAddr = strings.TrimPrefix(c.SIP.Listen[len(c.SIP.Listen)-1], "tls:")
+		c.SIP.TLS = config.TLS{CertFile: cert.Cert, KeyFile: cert.Key}
+	})
+	agent := startBaresip(t, ctx, BaresipOpts{User: "1001", Password: agentPassword, Registrar: tlsAddr, Transport: "tls", CAFile: cert.Cert})
+	if err := agent.WaitRegistered(10 * time.Second); err != nil {
+		t.Fatalf("baresip did not register over TLS: %v\n--- baresip ---\n%s", err, agent.Output())
+	}
+
+	sippMedia := freeUDPPortBlock(t, 4)
+	atAgent := captureRTP(t, ctx, agent.RTPPort)
+	const talk = 3 * time.Second
+	res, err := runSIPpMember(t, ctx, SIPpOpts{Target: server, Service: "100", Talk: talk, MediaPort: sippMedia})
+	if err != nil {
+		t.Fatalf("SIPp member call failed: %v\n%s\n--- baresip ---\n%s", err, res.Summary(), agent.Output())
+	}
+	if err := agent.WaitAnswered(time.Second); err != nil {
+		t.Fatalf("%v\n--- baresip ---\n%s", err, agent.Output())
+	}
+	atAgent.Stop()
+	require.Equal(t, 1, res.Successful, "SIPp call")
+	_, want := minPackets(talk - time.Second)
+	assert.GreaterOrEqual(t, atAgent.Count(), want, "RTP relay -> baresip")
 }

@@ -281,6 +281,11 @@ type BaresipOpts struct {
 	// If it differs from Registrar, requests go via outbound=Registrar.
 	Domain string
 	RegInt int // registration interval in s, default 60 (only with Registrar)
+	// Transport is the account's transport to the registrar: "udp"
+	// (default) or "tls". For tls, CAFile is the PEM file of the
+	// certificate authority that baresip trusts.
+	Transport string
+	CAFile    string
 
 	AnswerMode string   // "auto" (default), "manual" or "early"
 	Codecs     []string // audio_codecs, default PCMU, PCMA
@@ -352,6 +357,9 @@ func startBaresip(t *testing.T, ctx context.Context, opts BaresipOpts) *Baresip 
 	if opts.ReadyWait == 0 {
 		opts.ReadyWait = 10 * time.Second
 	}
+	if opts.Transport == "" {
+		opts.Transport = "udp"
+	}
 	if opts.MaxLifetime == 0 {
 		opts.MaxLifetime = lifetimeFor(ctx, 10*time.Minute)
 	}
@@ -365,9 +373,9 @@ func startBaresip(t *testing.T, ctx context.Context, opts BaresipOpts) *Baresip 
 		if opts.RegInt == 0 {
 			opts.RegInt = 60
 		}
-		account = fmt.Sprintf("<sip:%s@%s;transport=udp>;regint=%d", opts.User, opts.Domain, opts.RegInt)
+		account = fmt.Sprintf("<sip:%s@%s;transport=%s>;regint=%d", opts.User, opts.Domain, opts.Transport, opts.RegInt)
 		if opts.Domain != opts.Registrar {
-			account += fmt.Sprintf(`;outbound="sip:%s;transport=udp"`, opts.Registrar)
+			account += fmt.Sprintf(`;outbound="sip:%s;transport=%s"`, opts.Registrar, opts.Transport)
 		}
 	} else {
 		if opts.Domain == "" {
@@ -405,6 +413,9 @@ module			g711.so
 module			ausine.so
 module_app		account.so
 `, opts.SIPPort, opts.ToneHz, opts.RTPPort, opts.RTPPort+1)
+	if opts.CAFile != "" {
+		config += "sip_cafile\t\t" + opts.CAFile + "\n"
+	}
 
 	dir := t.TempDir()
 	for name, content := range map[string]string{
