@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -91,7 +93,7 @@ type wsListener struct {
 	once  sync.Once
 
 	mu    sync.Mutex
-	conns map[string]*msgConn // by remote address, until the first SIP message
+	conns map[string]*msgConn // by remote address, from accept to the first SIP message
 }
 
 func newWSListener(ln net.Listener, s *Server, l StreamLimits, network string, conf *tls.Config) *wsListener {
@@ -120,6 +122,9 @@ func (w *wsListener) acceptLoop() {
 // prepare hands c to Accept once its upgrade request is in, or closes it.
 func (w *wsListener) prepare(raw net.Conn, src netip.Addr) {
 	m := &msgConn{Conn: raw, l: w, src: src, key: raw.RemoteAddr().String()}
+	w.mu.Lock()
+	w.conns[m.key] = m
+	w.mu.Unlock()
 	if w.tls != nil {
 		tc := tls.Server(raw, w.tls)
 		if err := tc.HandshakeContext(context.Background()); err != nil { // bounded by the first-message deadline
@@ -148,9 +153,6 @@ func (w *wsListener) prepare(raw net.Conn, src netip.Addr) {
 		}
 	}
 	m.pending = buf
-	w.mu.Lock()
-	w.conns[m.key] = m
-	w.mu.Unlock()
 	select {
 	case w.ready <- m:
 	case <-w.done:
@@ -168,12 +170,19 @@ func (w *wsListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops accepting.
+// Close stops accepting and closes the connections that have sent no SIP
+// message yet, which ends the goroutines preparing them.
 func (w *wsListener) Close() error {
 	var err error
 	w.once.Do(func() {
 		close(w.done)
 		err = w.streamListener.Close()
+		w.mu.Lock()
+		pending := slices.Collect(maps.Values(w.conns))
+		w.mu.Unlock()
+		for _, m := range pending {
+			_ = m.Close()
+		}
 	})
 	return err
 }
