@@ -121,18 +121,20 @@ func (w *wsListener) acceptLoop() {
 
 // prepare hands c to Accept once its upgrade request is in, or closes it.
 func (w *wsListener) prepare(raw net.Conn, src netip.Addr) {
-	m := &msgConn{Conn: raw, l: w, src: src, key: raw.RemoteAddr().String()}
-	w.mu.Lock()
-	w.conns[m.key] = m
-	w.mu.Unlock()
+	c := raw
 	if w.tls != nil {
-		tc := tls.Server(raw, w.tls)
+		c = tls.Server(raw, w.tls)
+	}
+	m := &msgConn{Conn: c, l: w, src: src, key: raw.RemoteAddr().String()}
+	w.mu.Lock()
+	w.conns[m.key] = m // Close may close it from now on
+	w.mu.Unlock()
+	if tc, ok := c.(*tls.Conn); ok {
 		if err := tc.HandshakeContext(context.Background()); err != nil { // bounded by the first-message deadline
 			w.s.parseLog.Info().Str("source", src.String()).Str("transport", w.network).Err(err).Msg("connection closed: TLS handshake failed")
 			_ = m.Close()
 			return
 		}
-		m.Conn = tc
 	}
 	buf := make([]byte, 0, 1024)
 	for !bytes.Contains(buf, []byte("\r\n\r\n")) {
