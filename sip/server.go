@@ -428,15 +428,8 @@ func (s *Server) readFilter(info sip.TransportReadProps, data []byte) ([]byte, e
 	default:
 		return data, nil // tcp and tls: framed and checked by streamConn
 	}
-	src := netAddr(info.RemoteAddr)
-	if ok, banned := s.flood.Allow(src); !ok {
-		if banned {
-			s.logBan(src)
-		}
+	if !s.admitted(netAddr(info.RemoteAddr), data) {
 		return nil, nil // drop; an error would stop sipgo's read loop
-	}
-	if fromScanner(data) { // no answer: scanners learn nothing
-		return nil, nil
 	}
 	if len(data) <= 4 {
 		return data, nil // keep-alives
@@ -445,8 +438,7 @@ func (s *Server) readFilter(info sip.TransportReadProps, data []byte) ([]byte, e
 	if v.Status == 0 && !v.Drop {
 		return data, nil
 	}
-	s.parseLog.Warn().Str("source", info.RemoteAddr.String()).Int("status", v.Status).Str("problem", firstLine(v.Reason)).
-		Msg("SIP message refused before parsing")
+	s.logRefused(info.RemoteAddr.String(), "udp", v)
 	if conn := s.udp[info.LocalAddr.String()]; conn != nil && !v.Drop {
 		_, _ = conn.WriteTo(rejectResponse(data, v), info.RemoteAddr)
 	}

@@ -233,14 +233,7 @@ func (c *streamConn) frameAll() {
 // admit checks one framed message: it goes on to sipgo, is answered or
 // dropped like a UDP datagram, or (flood, scanner) ends the connection.
 func (c *streamConn) admit(msg []byte) bool {
-	s := c.l.s
-	if ok, banned := s.flood.Allow(c.src); !ok {
-		if banned {
-			s.logBan(c.src)
-		}
-		return false
-	}
-	if fromScanner(msg) {
+	if !c.l.s.admitted(c.src, msg) {
 		return false
 	}
 	if v := Sanity(msg, c.max); v.Status != 0 || v.Drop {
@@ -333,8 +326,7 @@ func headerEnd(msg []byte, line int) int {
 // refuse logs a refused message (without its content) and answers it
 // unless the verdict is to drop it.
 func (c *streamConn) refuse(msg []byte, v Verdict) {
-	c.l.s.parseLog.Warn().Str("source", c.RemoteAddr().String()).Str("transport", c.l.network).Int("status", v.Status).
-		Str("problem", firstLine(v.Reason)).Msg("SIP message refused before parsing")
+	c.l.s.logRefused(c.RemoteAddr().String(), c.l.network, v)
 	if !v.Drop && v.Status != 0 {
 		_, _ = c.write(rejectResponse(msg, v))
 	}
@@ -422,6 +414,27 @@ func frame(b []byte, max int) (int, Verdict) {
 }
 
 // logBan logs that src was just banned for flooding.
+// admitted is the first check of every message from src, on every
+// transport: the flood limit (a new ban is logged), then scanners, which
+// get no answer. A message it does not admit is dropped; a stream it came
+// on is closed.
+func (s *Server) admitted(src netip.Addr, msg []byte) bool {
+	if ok, banned := s.flood.Allow(src); !ok {
+		if banned {
+			s.logBan(src)
+		}
+		return false
+	}
+	return !fromScanner(msg)
+}
+
+// logRefused logs a message refused before parsing, without its content,
+// at most once a second.
+func (s *Server) logRefused(source, transport string, v Verdict) {
+	s.parseLog.Warn().Str("source", source).Str("transport", transport).Int("status", v.Status).
+		Str("problem", firstLine(v.Reason)).Msg("SIP message refused before parsing")
+}
+
 func (s *Server) logBan(src netip.Addr) {
 	s.log.Warn().Str("security", "flood").Str("source", src.String()).Dur("banned_for", s.flood.Limits().Ban).
 		Msg("source banned: too many SIP messages")

@@ -242,20 +242,11 @@ func (s *Server) wsFilter(info sip.TransportReadProps, data []byte) []byte {
 	network := strings.ToLower(info.Transport)
 	raddr := info.RemoteAddr.String()
 	src := netAddr(info.RemoteAddr)
-	drop := func() []byte {
+	if !s.admitted(src, data) {
 		if c, _ := s.ua.TransportLayer().GetConnection(network, raddr); c != nil {
 			_ = c.Close()
 		}
 		return nil
-	}
-	if ok, banned := s.flood.Allow(src); !ok {
-		if banned {
-			s.logBan(src)
-		}
-		return drop()
-	}
-	if fromScanner(data) {
-		return drop()
 	}
 	if l := s.ws[info.LocalAddr.String()]; l != nil {
 		l.started(raddr)
@@ -264,8 +255,7 @@ func (s *Server) wsFilter(info sip.TransportReadProps, data []byte) []byte {
 		return nil // keep-alive
 	}
 	if v := Sanity(data, s.maxMessage()); v.Status != 0 || v.Drop {
-		s.parseLog.Warn().Str("source", raddr).Str("transport", network).Int("status", v.Status).Str("problem", firstLine(v.Reason)).
-			Msg("SIP message refused before parsing")
+		s.logRefused(raddr, network, v)
 		if !v.Drop {
 			s.answerRaw(network, raddr, rejectResponse(data, v))
 		}

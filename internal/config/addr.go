@@ -148,12 +148,15 @@ func parsePrefix(s string) (netip.Prefix, error) {
 // LoadCertificate reads sip.tls's certificate and key. A file that cannot
 // be read is a *FieldError naming its key (cert_file, key_file).
 func LoadCertificate(t TLS) (tls.Certificate, error) {
-	for _, f := range []struct{ key, path string }{{"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
-		if _, err := os.ReadFile(f.path); err != nil {
+	var pem [2][]byte
+	for i, f := range []struct{ key, path string }{{"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
+		b, err := os.ReadFile(f.path)
+		if err != nil {
 			return tls.Certificate{}, &FieldError{Path: f.key, Problem: fmt.Sprintf("cannot read %q: %v", f.path, errors.Unwrap(err))}
 		}
+		pem[i] = b
 	}
-	c, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	c, err := tls.X509KeyPair(pem[0], pem[1])
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("cert_file %q and key_file %q: %w", t.CertFile, t.KeyFile, err)
 	}
