@@ -8,9 +8,12 @@ var (
 	// ErrBadSDP: the session description is malformed (no m=audio, no c=,
 	// bad port or address). The SIP layer answers 400.
 	ErrBadSDP = errors.New("bad sdp")
-	// ErrNoCommonCodec: the offer has no PCMU/PCMA on RTP/AVP. The SIP layer
-	// answers 488 Not Acceptable Here.
-	ErrNoCommonCodec = errors.New("no common codec (want PCMU or PCMA over RTP/AVP)")
+	// ErrNoCommonCodec: the offer has no PCMU/PCMA on RTP/AVP or RTP/SAVP.
+	// The SIP layer answers 488 Not Acceptable Here.
+	ErrNoCommonCodec = errors.New("no common codec (want PCMU or PCMA over RTP/AVP or RTP/SAVP)")
+	// ErrSRTPRequired: a leg that speaks SRTP was offered or answered plain
+	// RTP, or SRTP came without a usable key. The SIP layer answers 488.
+	ErrSRTPRequired = errors.New("srtp required")
 	// ErrNoPorts: every RTP/RTCP port pair of the pool is in use, quarantined,
 	// or refused by the operating system. The SIP layer answers 503.
 	ErrNoPorts = errors.New("no free rtp port pair")

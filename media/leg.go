@@ -39,6 +39,8 @@ type Leg struct {
 	telPT  atomic.Int32              // our telephone-event PT on this leg, -1 = unknown
 	out    outStream                 // the stream sent to this leg's far end
 	keys   atomic.Pointer[chan byte] // where DTMF key presses from the far end go; nil: nowhere
+	srtp   atomic.Pointer[legSRTP]   // nil: plain RTP; see StartSRTP
+	srtpMu sync.Mutex                // serialises StartSRTP
 	dtmf   dtmfDetector              // reader goroutine only
 
 	player *player // guarded by relay.mu
@@ -48,6 +50,7 @@ type Leg struct {
 	readers sync.WaitGroup
 
 	rx, tx, dropped, played, rtcpRx, rtcpTx atomic.Uint64
+	unauth                                  atomic.Uint64 // SRTP/SRTCP packets that failed authentication or the replay check
 	rtcpFrom                                atomic.Uint64 // where the far end's RTCP comes from (addrKey), 0 = not seen
 	lastRx                                  atomic.Int64  // Unix ns of the last RTP packet accepted from the far end
 }
@@ -74,6 +77,7 @@ type LegStats struct {
 	PlayedFrames uint64 // player frames sent
 	RTCPPackets  uint64 // datagrams read on the RTCP socket
 	RTCPSent     uint64 // RTCP packets sent to the far end (forwarded from the bridged peer)
+	Unauthentic  uint64 // SRTP and SRTCP packets refused: failed authentication, or replayed
 }
 
 // NewLeg binds an RTP/RTCP port pair from the pool on the pool's address
@@ -298,6 +302,7 @@ func (l *Leg) Stats() LegStats {
 		PlayedFrames: l.played.Load(),
 		RTCPPackets:  l.rtcpRx.Load(),
 		RTCPSent:     l.rtcpTx.Load(),
+		Unauthentic:  l.unauth.Load(),
 	}
 }
 
@@ -351,14 +356,26 @@ func (l *Leg) readRTCP() {
 // does not allocate, except once per leg when the source latches.
 func (l *Leg) receiveRTP(pkt []byte, src netip.AddrPort, now time.Time) {
 	l.rx.Add(1)
-	if !validRTP(pkt) {
-		l.dropped.Add(1)
-		return
-	}
-	if !l.acceptSource(src) {
-		l.dropped.Add(1)
-		l.logUnexpected(src)
-		return
+	if sec := l.srtp.Load(); sec != nil {
+		plain, err := sec.in.Unprotect(pkt)
+		if err != nil || !validRTP(plain) {
+			l.dropped.Add(1)
+			l.unauth.Add(1)
+			l.logUnauthentic(src)
+			return
+		}
+		pkt = plain
+		l.followSource(src)
+	} else {
+		if !validRTP(pkt) {
+			l.dropped.Add(1)
+			return
+		}
+		if !l.acceptSource(src) {
+			l.dropped.Add(1)
+			l.logUnexpected(src)
+			return
+		}
 	}
 	l.lastRx.Store(now.UnixNano())
 	if in := l.telPT.Load(); in >= 0 && int32(pkt[1]&0x7F) == in {
@@ -407,6 +424,34 @@ func (l *Leg) acceptSource(src netip.AddrPort) bool {
 	}
 }
 
+// followSource points the leg at src, the source of an authenticated SRTP
+// packet. Only the far end has its key, so wherever its packets come from
+// is where it is: the first one latches the leg, and a later one from
+// another address (the phone's NAT binding changed, or it moved networks)
+// moves it at once. A replayed packet never gets here (replay window).
+func (l *Leg) followSource(src netip.AddrPort) {
+	for {
+		cur := l.remote.Load()
+		if cur.latched == src {
+			return
+		}
+		if l.remote.CompareAndSwap(cur, &remote{signalled: cur.signalled, latched: src}) {
+			if cur.latched.IsValid() {
+				l.log.Info().Str("from", cur.latched.String()).Str("to", src.String()).Msg("srtp source moved")
+			} else if e := l.log.Debug(); e.Enabled() {
+				e.Str("src", src.String()).Msg("srtp source latched")
+			}
+			return
+		}
+	}
+}
+
+func (l *Leg) logUnauthentic(src netip.AddrPort) {
+	if e := l.drop.Warn(); e.Enabled() {
+		e.Str("src", src.String()).Msg("srtp packet failed authentication or replay check: dropped")
+	}
+}
+
 // cgnat is the shared address space of carrier-grade NAT (RFC 6598).
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
@@ -452,10 +497,19 @@ func (l *Leg) dest() (netip.AddrPort, bool) {
 // the phone sees replies from the address in our SDP). It is called from the
 // clock goroutine (player) or the bridged peer's reader; UDP writes are safe
 // concurrently. Errors (the leg closing, ICMP unreachable) are not counted.
+//
+// On an SRTP leg pkt is encrypted in place; it needs srtpOverhead bytes of
+// spare capacity (the readers' and players' buffers have them).
 func (l *Leg) send(pkt []byte) {
 	dst, ok := l.dest()
 	if !ok {
 		return
+	}
+	if sec := l.srtp.Load(); sec != nil {
+		var err error
+		if pkt, err = sec.out.Protect(pkt); err != nil {
+			return
+		}
 	}
 	if _, err := l.rtp.WriteToUDPAddrPort(pkt, dst); err == nil {
 		l.tx.Add(1)

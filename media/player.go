@@ -21,8 +21,8 @@ type player struct {
 	ended   sync.Once
 
 	frame int
-	pkt   rtp.Packet // reused: only SequenceNumber, Timestamp and Payload change
-	buf   [rtpHeaderLen + frameSamples]byte
+	pkt   rtp.Packet                                       // reused: only SequenceNumber, Timestamp and Payload change
+	buf   [rtpHeaderLen + frameSamples + srtpOverhead]byte // room to encrypt in place
 }
 
 func newPlayer(l *Leg, src *Source, id uint64) *player {

@@ -127,8 +127,19 @@ func (l *Leg) receiveRTCP(pkt []byte, src netip.AddrPort) {
 	if !far.IsValid() {
 		far = cur.signalled
 	}
-	if !validRTCP(pkt) || !far.IsValid() || src.Addr() != far.Addr() {
-		return // not RTCP, or not from the leg's far end
+	if !far.IsValid() || src.Addr() != far.Addr() {
+		return // not from the leg's far end
+	}
+	if sec := l.srtp.Load(); sec != nil {
+		plain, err := sec.in.UnprotectRTCP(pkt)
+		if err != nil {
+			l.unauth.Add(1)
+			return
+		}
+		pkt = plain
+	}
+	if !validRTCP(pkt) {
+		return
 	}
 	l.rtcpFrom.Store(addrKey(src))
 	end := l.peer.Load()
@@ -141,6 +152,12 @@ func (l *Leg) receiveRTCP(pkt []byte, src netip.AddrPort) {
 		return
 	}
 	rewriteRTCP(pkt, rtcpMap(l, to, end.id))
+	if sec := to.srtp.Load(); sec != nil {
+		var err error
+		if pkt, err = sec.out.ProtectRTCP(pkt); err != nil {
+			return
+		}
+	}
 	if _, err := to.rtcp.WriteToUDPAddrPort(pkt, dst); err == nil {
 		to.rtcpTx.Add(1)
 	}

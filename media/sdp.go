@@ -26,19 +26,26 @@ const (
 	DirInactive = "inactive"
 )
 
-const protoRTPAVP = "RTP/AVP"
+const (
+	protoRTPAVP  = "RTP/AVP"
+	protoRTPSAVP = "RTP/SAVP" // SRTP keyed by SDES (RFC 4568)
+)
 
 // SDP is what the relay needs from a session description (RFC 8866): the
 // first m=audio stream, its connection address and its payload types.
 type SDP struct {
 	Addr       netip.Addr // c= address; media-level overrides session-level; IPv4 or IPv6
 	Port       int        // port of the first m=audio line; 0 = stream rejected or disabled
-	Proto      string     // transport of that line, e.g. "RTP/AVP" (only RTP/AVP is negotiable)
+	Proto      string     // transport of that line: "RTP/AVP" or "RTP/SAVP" are negotiable
 	Formats    []uint8    // payload types of that line, in order of preference
 	TelEventPT int        // payload type of telephone-event/8000 (RFC 4733), -1 if absent
 	Direction  string     // "sendrecv" (default), "sendonly", "recvonly" or "inactive"
 	Ptime      int        // a=ptime in ms, 0 if absent
+	Crypto     []Crypto   // the usable a=crypto lines of the stream, in the offer's order
 }
+
+// Secure reports whether the stream is SRTP keyed by SDES (RTP/SAVP).
+func (s *SDP) Secure() bool { return strings.EqualFold(s.Proto, protoRTPSAVP) }
 
 type sdpSection int
 
@@ -112,6 +119,10 @@ func ParseSDP(b []byte) (*SDP, error) {
 					} else {
 						s.Ptime = ms
 					}
+				}
+			case "crypto":
+				if c, ok := parseCrypto(arg); ok && section == sectionAudio {
+					s.Crypto = append(s.Crypto, c)
 				}
 			case "rtpmap":
 				if section == sectionAudio {
@@ -231,11 +242,18 @@ func (s *SDP) hasFormat(pt int) bool {
 
 // Negotiate picks the codec for the answer: the first of s.Formats that is
 // PCMU (0) or PCMA (8). It returns an error wrapping ErrNoCommonCodec when
-// there is none, or when the stream is not plain RTP/AVP (SRTP and WebRTC
-// profiles are answered 488 until the relay supports them). Negotiate does
-// not look at Port: a rejected stream (port 0) is the caller's decision.
+// there is none, or when the stream is neither RTP/AVP nor RTP/SAVP (the
+// WebRTC profiles are answered 488 until the relay supports them), and
+// ErrSRTPRequired for RTP/SAVP without a crypto attribute the relay can use.
+// Negotiate does not look at Port: a rejected stream (port 0) is the
+// caller's decision.
 func (s *SDP) Negotiate() (Codec, error) {
-	if !strings.EqualFold(s.Proto, protoRTPAVP) {
+	switch {
+	case s.Secure():
+		if len(s.Crypto) == 0 {
+			return Codec{}, fmt.Errorf("%w: RTP/SAVP without a usable a=crypto", ErrSRTPRequired)
+		}
+	case !strings.EqualFold(s.Proto, protoRTPAVP):
 		return Codec{}, fmt.Errorf("%w: transport %q", ErrNoCommonCodec, s.Proto)
 	}
 	for _, pt := range s.Formats {
@@ -276,6 +294,7 @@ type SDPParams struct {
 	Codec      Codec      // PCMU or PCMA
 	TelEventPT int        // telephone-event payload type; -1 omits it
 	Direction  string     // "" = sendrecv
+	Crypto     *Crypto    // SRTP: RTP/SAVP with this a=crypto; nil: plain RTP/AVP
 }
 
 // BuildSDP writes a one-stream G.711 session description with CRLF line
@@ -315,10 +334,14 @@ func BuildSDP(p SDPParams) []byte {
 	line("s=callwerk")
 	line("c=IN %s %s", ipType, addrStr)
 	line("t=0 0")
+	proto := protoRTPAVP
+	if p.Crypto != nil {
+		proto = protoRTPSAVP
+	}
 	if tel >= 0 {
-		line("m=audio %d RTP/AVP %d %d", p.Port, codec.PT, tel)
+		line("m=audio %d %s %d %d", p.Port, proto, codec.PT, tel)
 	} else {
-		line("m=audio %d RTP/AVP %d", p.Port, codec.PT)
+		line("m=audio %d %s %d", p.Port, proto, codec.PT)
 	}
 	line("a=rtpmap:%d %s/8000", codec.PT, codec.Name)
 	if tel >= 0 {
@@ -327,6 +350,9 @@ func BuildSDP(p SDPParams) []byte {
 	}
 	line("a=ptime:20")
 	line("a=%s", dir)
+	if p.Crypto != nil {
+		line("a=crypto:%s", p.Crypto.attribute())
+	}
 	return []byte(b.String())
 }
 
