@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -218,6 +219,8 @@ type AgentOptions struct {
 // AgentCall is a call a simulated agent answered.
 type AgentCall struct {
 	RTP    *RTPPeer
+	SRTP   bool // the call's media is SRTP (the offer was RTP/SAVP)
+	key    media.Crypto
 	dialog *sipgo.DialogServerSession
 }
 
@@ -254,8 +257,12 @@ func (c *AgentCall) Hold(ctx context.Context, on bool) (int, error) {
 	req := sip.NewRequest(sip.INVITE, *target.Clone())
 	req.SetDestination(inv.Source())
 	req.SetTransport(inv.Transport())
-	req.SetBody(media.BuildSDP(media.SDPParams{SessionID: 3, Version: uint64(time.Now().UnixNano()), Addr: addr.Addr(),
-		Port: int(addr.Port()), Codec: media.PCMU, TelEventPT: -1, Direction: dir}))
+	sdp := media.SDPParams{SessionID: 3, Version: uint64(time.Now().UnixNano()), Addr: addr.Addr(),
+		Port: int(addr.Port()), Codec: media.PCMU, TelEventPT: -1, Direction: dir}
+	if c.SRTP {
+		sdp.Crypto = &c.key // the same key: the stream goes on
+	}
+	req.SetBody(media.BuildSDP(sdp))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	res, err := c.dialog.Do(ctx, req)
 	if err != nil {
@@ -384,9 +391,21 @@ func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	defer peer.Close()
-	answer := media.BuildSDP(media.SDPParams{SessionID: 1, Version: 1, Addr: peer.Addr().Addr(), Port: int(peer.Addr().Port()),
-		Codec: codec, TelEventPT: offer.TelEventPT})
-	if err := d.RespondSDP(answer); err != nil {
+	c := &AgentCall{RTP: peer, dialog: d}
+	sdp := media.SDPParams{SessionID: 1, Version: 1, Addr: peer.Addr().Addr(), Port: int(peer.Addr().Port()),
+		Codec: codec, TelEventPT: offer.TelEventPT}
+	if offer.Secure() {
+		far := offer.Crypto[0] // Negotiate made sure there is one
+		if c.key, err = media.NewCrypto(far.Tag, far.Suite); err == nil {
+			err = peer.UseSRTP(c.key, far)
+		}
+		if err != nil {
+			_ = d.Respond(488, "Not Acceptable Here", nil)
+			return
+		}
+		c.SRTP, sdp.Crypto = true, &c.key
+	}
+	if err := d.RespondSDP(media.BuildSDP(sdp)); err != nil {
 		return
 	}
 	a.Calls.Add(1)
@@ -395,7 +414,6 @@ func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	for m := a.MaxActive.Load(); n > m && !a.MaxActive.CompareAndSwap(m, n); m = a.MaxActive.Load() {
 	}
 	peer.Send(netip.AddrPortFrom(offer.Addr, uint16(offer.Port)))
-	c := &AgentCall{RTP: peer, dialog: d}
 	select {
 	case a.Answered <- c:
 	default:
@@ -460,6 +478,9 @@ type CallOptions struct {
 	// KeepPayloads keeps every RTP payload the member receives
 	// (RTPPeer.Payloads), to tell what they heard in which order.
 	KeepPayloads bool
+	// SRTP offers RTP/SAVP with an SDES key instead of plain RTP; the
+	// answer must accept it.
+	SRTP bool
 }
 
 // cancelGrace is how long Call waits, once its context ends, for the
@@ -481,10 +502,19 @@ func (p *Phone) Call(ctx context.Context, o CallOptions) (*MemberCall, error) {
 	peer.mu.Lock()
 	peer.keep = o.KeepPayloads // the receiver already runs: under its lock
 	peer.mu.Unlock()
-	offer := media.BuildSDP(media.SDPParams{SessionID: 2, Version: 1, Addr: peer.Addr().Addr(), Port: int(peer.Addr().Port()),
-		Codec: media.PCMU, TelEventPT: TelephoneEventPT})
+	sdp := media.SDPParams{SessionID: 2, Version: 1, Addr: peer.Addr().Addr(), Port: int(peer.Addr().Port()),
+		Codec: media.PCMU, TelEventPT: TelephoneEventPT}
+	var key media.Crypto
+	if o.SRTP {
+		if key, err = media.NewCrypto(1, media.DefaultSuite); err != nil {
+			peer.Close()
+			return nil, err
+		}
+		sdp.Crypto = &key
+	}
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: o.Number, Host: host, Port: port})
-	req.SetBody(offer)
+	req.SetTransport(strings.ToUpper(p.network))
+	req.SetBody(media.BuildSDP(sdp))
 	ct := sip.ContentTypeHeader("application/sdp")
 	req.AppendHeader(&ct)
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: o.From, Host: p.addr.Addr().String()}, Params: sip.NewParams()}
@@ -549,6 +579,18 @@ func (p *Phone) Call(ctx context.Context, o CallOptions) (*MemberCall, error) {
 	ans, err := media.ParseSDP(d.InviteResponse.Body())
 	if err != nil {
 		return fail(fmt.Errorf("answer sdp: %w", err))
+	}
+	if o.SRTP != ans.Secure() {
+		return fail(fmt.Errorf("answer sdp: %s answered to SRTP=%v", ans.Proto, o.SRTP))
+	}
+	if o.SRTP {
+		i := slices.IndexFunc(ans.Crypto, func(c media.Crypto) bool { return c.Tag == key.Tag && c.Suite == key.Suite })
+		if i < 0 {
+			return fail(errors.New("answer sdp: the offered key is not accepted"))
+		}
+		if err := peer.UseSRTP(key, ans.Crypto[i]); err != nil {
+			return fail(err)
+		}
 	}
 	peer.Send(netip.AddrPortFrom(ans.Addr, uint16(ans.Port)))
 	return &MemberCall{RTP: peer, Answer: d.InviteResponse, dialog: d, phone: p}, nil

@@ -57,6 +57,7 @@ type RTPStats struct {
 	SeqJumps    int            // sequence numbers that were not last+1
 	Markers     int            // packets with the marker bit
 	MaxDelay    time.Duration  // of the tagged packets
+	Unauthentic uint64         // SRTP packets that failed authentication (UseSRTP)
 }
 
 // stream is what a receiver saw of one tagged stream (one sender): the
@@ -93,7 +94,9 @@ type RTPPeer struct {
 	buf     []byte
 	counter uint32
 
-	keep     bool     // keep every payload received (KeepPayloads); set before traffic
+	keep     bool // keep every payload received (KeepPayloads); set before traffic
+	srtpTx   *media.SRTPSender
+	srtpRx   atomic.Pointer[media.SRTPReceiver]
 	payloads [][]byte // guarded by mu
 
 	sending atomic.Bool
@@ -129,6 +132,30 @@ func (p *RTPPeer) Payloads() [][]byte {
 // Addr is the local RTP address to put into SDP.
 func (p *RTPPeer) Addr() netip.AddrPort { return p.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
 
+// UseSRTP makes the peer speak SRTP: it encrypts with own and
+// authenticates and decrypts with far. Call it before Send.
+func (p *RTPPeer) UseSRTP(own, far media.Crypto) error {
+	tx, err := media.NewSRTPSender(own)
+	if err != nil {
+		return err
+	}
+	rx, err := media.NewSRTPReceiver(far)
+	if err != nil {
+		return err
+	}
+	p.srtpTx = tx
+	p.srtpRx.Store(rx)
+	return nil
+}
+
+// protect encrypts pkt if the peer speaks SRTP.
+func (p *RTPPeer) protect(pkt []byte) ([]byte, error) {
+	if p.srtpTx == nil {
+		return pkt, nil
+	}
+	return p.srtpTx.Protect(pkt)
+}
+
 // Send starts sending frames to dst every 20 ms until Close. Call it once.
 func (p *RTPPeer) Send(dst netip.AddrPort) {
 	if !p.sending.CompareAndSwap(false, true) {
@@ -162,8 +189,10 @@ func (p *RTPPeer) sendFrame() {
 	binary.BigEndian.PutUint64(p.payload[offSent:], uint64(time.Now().UnixNano()))
 	p.pkt.Payload = p.payload
 	if m, err := p.pkt.MarshalTo(p.buf); err == nil {
-		if _, err := p.conn.WriteToUDPAddrPort(p.buf[:m], p.dst); err == nil {
-			p.sent.Add(1)
+		if out, err := p.protect(p.buf[:m]); err == nil {
+			if _, err := p.conn.WriteToUDPAddrPort(out, p.dst); err == nil {
+				p.sent.Add(1)
+			}
 		}
 	}
 	p.counter++
@@ -191,7 +220,16 @@ func (p *RTPPeer) receive(kernelTime bool) {
 		if !ok {
 			at = time.Now().UnixNano()
 		}
-		if pkt.Unmarshal(buf[:n]) != nil {
+		b := buf[:n]
+		if rx := p.srtpRx.Load(); rx != nil {
+			if b, err = rx.Unprotect(b); err != nil {
+				p.mu.Lock()
+				p.st.Unauthentic++
+				p.mu.Unlock()
+				continue
+			}
+		}
+		if pkt.Unmarshal(b) != nil {
 			continue
 		}
 		p.record(&pkt, at)
@@ -382,6 +420,9 @@ func (p *RTPPeer) SendKey(key byte, pt uint8) error {
 			end = 0x80
 		}
 		b, err := (&rtp.Packet{Header: h, Payload: []byte{byte(ev), end | 10, byte(d >> 8), byte(d)}}).Marshal()
+		if err == nil {
+			b, err = p.protect(b)
+		}
 		if err != nil {
 			return err
 		}
