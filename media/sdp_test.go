@@ -178,7 +178,8 @@ func TestNegotiate(t *testing.T) {
 		{"telephone-event first", "RTP/AVP", []uint8{101, 8}, PCMA, nil},
 		{"no g711", "RTP/AVP", []uint8{9, 18, 101}, Codec{}, ErrNoCommonCodec},
 		{"empty", "RTP/AVP", nil, Codec{}, ErrNoCommonCodec},
-		{"srtp", "RTP/SAVP", []uint8{0}, Codec{}, ErrNoCommonCodec},
+		{"srtp without a key", "RTP/SAVP", []uint8{0}, Codec{}, ErrSRTPRequired},
+		{"srtp with feedback", "RTP/SAVPF", []uint8{0}, Codec{}, ErrNoCommonCodec},
 		{"webrtc", "UDP/TLS/RTP/SAVPF", []uint8{0}, Codec{}, ErrNoCommonCodec},
 	}
 	for _, tc := range cases {

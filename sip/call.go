@@ -187,6 +187,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = c.member.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil)
 		return
 	}
+	if err := c.memberLeg.AnswerSRTP(offer); err != nil {
+		c.log.Info().Err(err).Msg("srtp offer refused")
+		_ = c.member.Respond(sip.StatusNotAcceptableHere, "Not Acceptable Here: no usable SRTP key", nil)
+		c.memberLeg.Close()
+		return
+	}
 	c.memberLeg.SetRemote(remote)
 	c.memberLeg.SetTelephoneEvent(offer.TelEventPT)
 
@@ -220,6 +226,9 @@ type legStats media.LegStats
 
 func (s legStats) MarshalZerologObject(e *zerolog.Event) {
 	e.Uint64("rx", s.RxPackets).Uint64("tx", s.TxPackets).Uint64("dropped", s.Dropped).Uint64("played", s.PlayedFrames)
+	if s.Unauthentic > 0 {
+		e.Uint64("unauthentic", s.Unauthentic)
+	}
 }
 
 // refuseRetry answers 503 with a Retry-After of retryAfter seconds.
@@ -422,9 +431,20 @@ func contentTypeSDP() sip.Header {
 	return &ct
 }
 
+// respondSDP answers d's INVITE with 200 and sdp, and a Contact of the
+// INVITE's transport, so that the ACK and the phone's later requests come
+// back the same way (sipgo's own Contact is the udp listener's).
+func (s *Server) respondSDP(d *sipgo.DialogServerSession, sdp []byte) error {
+	res := sip.NewSDPResponseFromRequest(d.InviteRequest, sdp)
+	if ct := s.contactFor(d.InviteRequest.Transport()); ct != nil {
+		res.AppendHeader(ct)
+	}
+	return d.WriteResponse(res)
+}
+
 // answerMember sends the member the 200 OK and waits for its ACK.
 func (c *call) answerMember(answer []byte) error {
-	if err := c.member.RespondSDP(answer); err != nil {
+	if err := c.s.respondSDP(c.member, answer); err != nil {
 		return fmt.Errorf("answer member: %w", err)
 	}
 	c.answered = true
@@ -464,12 +484,29 @@ func (c *call) abandon() {
 }
 
 func (c *call) sdp(leg *media.Leg, direction string) []byte {
+	return legSDP(leg, c.codec, c.telPT, direction)
+}
+
+// legSDP is the SDP for leg's far end: the leg's address, RTP/SAVP with
+// the leg's own key if it speaks SRTP, else RTP/AVP.
+func legSDP(leg *media.Leg, codec media.Codec, telPT int, direction string) []byte {
+	p := offerSDP(leg, codec, telPT, nil)
+	p.Direction = direction
+	if key, ok := leg.SRTP(); ok {
+		p.Crypto = &key
+	}
+	return media.BuildSDP(p)
+}
+
+// offerSDP is the SDP parameters for an offer on leg, with key for SRTP
+// (nil: plain RTP).
+func offerSDP(leg *media.Leg, codec media.Codec, telPT int, key *media.Crypto) media.SDPParams {
 	ap := leg.LocalAddr()
-	return media.BuildSDP(media.SDPParams{
+	return media.SDPParams{
 		SessionID: uint64(time.Now().UnixNano()), Version: 1,
 		Addr: ap.Addr(), Port: int(ap.Port()),
-		Codec: c.codec, TelEventPT: c.telPT, Direction: direction,
-	})
+		Codec: codec, TelEventPT: telPT, Crypto: key,
+	}
 }
 
 // ring offers the call to the offer's agents: INVITE each one's phone (at
@@ -488,6 +525,16 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		}
 		return false, fmt.Errorf("media: %w", err)
 	}
+	// The leg's key, offered to the phones that get SRTP (offersSRTP);
+	// used only if such a phone takes the call.
+	key, err := media.NewCrypto(1, media.DefaultSuite)
+	if err != nil {
+		leg.Close()
+		for _, tg := range targets {
+			c.offerFailed(tg.Agent, acd.Withdrawn)
+		}
+		return false, fmt.Errorf("media: %w", err)
+	}
 	begin := time.Now()
 	ringCtx, cancelRing := context.WithTimeout(ctx, off.RingTimeout)
 	defer cancelRing()
@@ -500,9 +547,10 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	var claim atomic.Int32
 	claim.Store(unclaimed)
 	type result struct {
-		i   int
-		dlg *sipgo.DialogClientSession
-		err error
+		i    int
+		dlg  *sipgo.DialogClientSession
+		srtp bool // the phone was offered SRTP
+		err  error
 	}
 	results := make(chan result, len(targets)) // forks never block on it
 	cancels := make([]context.CancelFunc, len(targets))
@@ -512,8 +560,8 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		c.rings.Add(1)
 		go func() {
 			defer c.rings.Done()
-			dlg, err := c.fork(fctx, int32(i), tg, leg, &claim)
-			results <- result{i, dlg, err}
+			dlg, srtp, err := c.fork(fctx, int32(i), tg, leg, key, &claim)
+			results <- result{i, dlg, srtp, err}
 		}()
 	}
 	defer func() {
@@ -579,6 +627,13 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 
 	agent, dlg := targets[win.i].Agent, win.dlg
 	ans, err := media.ParseSDP(dlg.InviteResponse.Body())
+	switch {
+	case err != nil:
+	case win.srtp:
+		err = leg.AcceptSRTP(ans, key)
+	case ans.Secure():
+		err = errors.New("SRTP answered to a plain RTP offer")
+	}
 	if err == nil {
 		leg.SetRemote(netip.AddrPortFrom(ans.Addr, uint16(ans.Port)))
 		leg.SetTelephoneEvent(ans.TelEventPT) // DTMF between the legs keeps each side's payload type
@@ -623,22 +678,27 @@ var errNotRung = errors.New("not rung")
 
 // fork rings one agent's phone for ring: after tg.After, INVITE, wait for
 // the answer until ctx ends. It returns the dialog if its answer took the
-// call (claim), else why not; an answer that came too late is hung up.
-func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg, claim *atomic.Int32) (*sipgo.DialogClientSession, error) {
+// call (claim), else why not; an answer that came too late is hung up. It
+// also reports whether the phone was offered SRTP with key.
+func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg, key media.Crypto, claim *atomic.Int32) (*sipgo.DialogClientSession, bool, error) {
 	if tg.After > 0 {
 		t := time.NewTimer(tg.After)
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return nil, errNotRung
+			return nil, false, errNotRung
 		case <-t.C:
 		}
 	}
-	req, err := c.agentRequest(tg)
+	req, srtp, err := c.agentRequest(tg)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	req.SetBody(c.sdp(leg, ""))
+	p := offerSDP(leg, c.codec, c.telPT, nil)
+	if srtp {
+		p.Crypto = &key
+	}
+	req.SetBody(media.BuildSDP(p))
 	req.AppendHeader(contentTypeSDP())
 	from := &sip.FromHeader{
 		DisplayName: "Callwerk " + c.queue,
@@ -653,7 +713,7 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 	c.log.Info().Str("agent", string(tg.Agent)).Str("via_node", tg.Peer).Msg("ringing agent")
 	dlg, err := c.s.dialog.WriteInvite(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("invite: %w", err)
+		return nil, srtp, fmt.Errorf("invite: %w", err)
 	}
 	sipCallID := req.CallID().Value()
 	c.s.calls.put(sipCallID, c)
@@ -678,7 +738,7 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 		// Publish the dialog before the ACK: the agent may hang up right
 		// after it, and onBye must find the dialog to end it.
 		c.agentDlg.Store(dlg)
-		return dlg, nil
+		return dlg, srtp, nil
 	}
 	if dlg.InviteResponse != nil && dlg.InviteResponse.IsSuccess() { // too late, or another phone was first
 		bctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
@@ -693,18 +753,22 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 	if cause := context.Cause(ctx); errors.Is(cause, errPeerSilent) {
 		err = cause
 	}
-	return nil, err
+	return nil, srtp, err
 }
 
 // agentRequest starts the INVITE that rings an agent: to the newest
-// registered device, or through the node it registered with.
-func (c *call) agentRequest(tg acd.Target) (*sip.Request, error) {
+// registered device, or through the node it registered with. It reports
+// whether the device is to be offered SRTP (offersSRTP); through a node
+// the offer is plain, and that node refuses it for an agent outside the
+// trusted networks.
+func (c *call) agentRequest(tg acd.Target) (*sip.Request, bool, error) {
 	if tg.Peer != "" {
-		return c.s.peerRequest(tg.Peer, string(tg.Agent))
+		req, err := c.s.peerRequest(tg.Peer, string(tg.Agent))
+		return req, false, err
 	}
 	bindings := c.s.loc.Lookup(string(tg.Agent))
 	if len(bindings) == 0 {
-		return nil, errors.New("no registered device")
+		return nil, false, errors.New("no registered device")
 	}
 	b := bindings[0]
 	req := sip.NewRequest(sip.INVITE, *b.Contact.Clone())
@@ -713,7 +777,7 @@ func (c *call) agentRequest(tg acd.Target) (*sip.Request, error) {
 	if ct := c.s.contactFor(b.Transport); ct != nil {
 		req.AppendHeader(ct)
 	}
-	return req, nil
+	return req, offersSRTP(b.Transport), nil
 }
 
 // endOffer reports a failed offer: nothing if the member left meanwhile
@@ -1052,6 +1116,11 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	offer, err := media.ParseSDP(req.Body())
 	if err != nil || leg == nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil))
+		return
+	}
+	if err := leg.AnswerSRTP(offer); err != nil {
+		c.log.Info().Err(err).Msg("re-INVITE refused")
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: SRTP required on this call", nil))
 		return
 	}
 	leg.SetRemote(netip.AddrPortFrom(offer.Addr, uint16(offer.Port)))

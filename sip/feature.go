@@ -55,7 +55,7 @@ func IsFeatureCode(user string) bool {
 
 // onFeature handles an INVITE to a feature code.
 func (s *Server) onFeature(req *sip.Request, tx sip.ServerTransaction) {
-	if !s.trustedSource(req.Source()) { // plain RTP offered: no SRTP yet
+	if !s.encryptedEnough(req) {
 		s.refuseUntrusted(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here: SRTP required outside the trusted networks")
 		return
 	}
@@ -130,14 +130,16 @@ func (s *Server) playAndHangUp(req *sip.Request, tx sip.ServerTransaction, tone 
 		return
 	}
 	defer leg.Close()
+	if err := leg.AnswerSRTP(offer); err != nil {
+		_ = d.Respond(sip.StatusNotAcceptableHere, "Not Acceptable Here", nil)
+		return
+	}
 	leg.SetRemote(netip.AddrPortFrom(offer.Addr, uint16(offer.Port)))
-	ap := leg.LocalAddr()
-	answer := media.BuildSDP(media.SDPParams{SessionID: uint64(time.Now().UnixNano()), Version: 1,
-		Addr: ap.Addr(), Port: int(ap.Port()), Codec: codec, TelEventPT: -1})
+	answer := legSDP(leg, codec, -1, "")
 	id := req.CallID().Value()
 	s.features.put(id, d)
 	defer s.features.drop(id)
-	if err := d.RespondSDP(answer); err != nil {
+	if err := s.respondSDP(d, answer); err != nil {
 		return
 	}
 	leg.Play(tone)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callwerk/callwerk/media"
 )
 
 // Calls cross nodes as SIP. A member call stays on the node that answered
@@ -149,6 +151,16 @@ func (s *Server) onPeerInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if len(bindings) == 0 {
 		respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable: agent not registered here")
 		return
+	}
+	if !s.trustedSource(bindings[0].Source) {
+		// The SDP is passed on as it is, and the call's node offers plain
+		// RTP through a node: the policy forbids it outside the trusted
+		// networks.
+		if offer, err := media.ParseSDP(req.Body()); err != nil || !offer.Secure() {
+			log.Info().Msg("plain RTP for an agent outside the trusted networks refused")
+			respond(sip.StatusNotAcceptableHere, "Not Acceptable Here: SRTP required outside the trusted networks, not relayed through a node yet")
+			return
+		}
 	}
 	in, err := s.dialog.ReadInvite(req, tx)
 	if err != nil {

@@ -71,10 +71,11 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	case !secure(req.Transport()):
 		s.refuseUntrusted(req, tx, sip.StatusForbidden, "Forbidden: TLS required outside the trusted networks")
 		return
-	default:
-		// Calls to this phone would carry plain RTP, which the policy
-		// forbids outside the trusted networks, until the relay speaks SRTP.
-		s.refuseUntrusted(req, tx, sip.StatusForbidden, "Forbidden: SRTP required outside the trusted networks, not yet supported")
+	case !offersSRTP(req.Transport()):
+		// A browser over WSS needs DTLS-SRTP, which the relay does not
+		// speak yet: its calls would carry plain RTP, which the policy
+		// forbids outside the trusted networks.
+		s.refuseUntrusted(req, tx, sip.StatusForbidden, "Forbidden: DTLS-SRTP required outside the trusted networks, not yet supported")
 		return
 	}
 	user, ok := s.authenticate(req, tx, "registration")

@@ -537,6 +537,20 @@ func (s *Server) trunkSource(src string) bool {
 	return s.trunkAddr(ap.Addr().Unmap())
 }
 
+// encryptedEnough reports whether the encryption policy lets an INVITE be
+// answered: from the trusted networks any offer, from outside only an
+// SRTP offer (RTP/SAVP) over TLS.
+func (s *Server) encryptedEnough(req *sip.Request) bool {
+	if s.trustedSource(req.Source()) {
+		return true
+	}
+	if !offersSRTP(req.Transport()) {
+		return false
+	}
+	offer, err := media.ParseSDP(req.Body())
+	return err == nil && offer.Secure()
+}
+
 // trustedSource reports whether src (host:port) is in the trusted
 // networks, where phones may use plain RTP (and plain signalling); always
 // true without a policy.

@@ -59,6 +59,13 @@ func secure(transport string) bool {
 	return strings.EqualFold(transport, "tls") || strings.EqualFold(transport, "wss")
 }
 
+// offersSRTP reports whether calls to a phone registered over transport
+// are offered SRTP (RTP/SAVP, SDES keys). Over TLS the keys in the SDP are
+// as safe as the signalling. Over WSS a browser needs DTLS-SRTP, which the
+// relay does not speak yet; over the plain transports SDES would give the
+// keys away.
+func offersSRTP(transport string) bool { return strings.EqualFold(transport, "tls") }
+
 // contactFor returns the Contact for a dialog with a phone that talks over
 // transport: this node's listener of that transport, with a transport
 // parameter, so that the phone's in-dialog requests come back over it. nil

@@ -126,20 +126,21 @@ func TestTLSPolicy(t *testing.T) {
 	assert.Error(t, err, "suites outside BSI TR-02102-2 are refused")
 }
 
-// With no trusted network, an agent must use TLS or WSS: plain UDP, TCP
-// and WS registrations get 403 saying TLS is required. Over TLS and WSS
-// the registration is refused too, saying why: calls would carry plain
-// RTP, and the relay does not speak SRTP yet.
+// With no trusted network, an agent must use TLS and SRTP: plain UDP, TCP
+// and WS registrations get 403 saying TLS is required, and WSS (a browser,
+// which needs DTLS-SRTP) 403 saying why. Over TLS the agent registers, and
+// a member's call reaches it as SRTP: every packet it receives
+// authenticates with the key the node gave. Its feature-code calls are
+// taken with an SRTP offer and refused (488) with a plain one.
 func TestEncryptionPolicyByTransport(t *testing.T) {
 	n, addrs, conf := startSecureNode(t, func(c *config.Config) { c.Networks.Trusted = []string{} })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	for network, reason := range map[string]string{
 		"udp": "Forbidden: TLS required outside the trusted networks",
 		"tcp": "Forbidden: TLS required outside the trusted networks",
 		"ws":  "Forbidden: TLS required outside the trusted networks",
-		"tls": "Forbidden: SRTP required outside the trusted networks, not yet supported",
-		"wss": "Forbidden: SRTP required outside the trusted networks, not yet supported",
+		"wss": "Forbidden: DTLS-SRTP required outside the trusted networks, not yet supported",
 	} {
 		var p *loadtest.Phone
 		var err error
@@ -160,6 +161,39 @@ func TestEncryptionPolicyByTransport(t *testing.T) {
 	// no agent.
 	_, err := newMember(t).Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "100", From: "+4930123456789"})
 	assert.ErrorContains(t, err, "480 Temporarily Unavailable: no agent logged in")
+
+	a, err := loadtest.NewAgentOver("1001", "tls", conf, loadtest.AgentOptions{})
+	require.NoError(t, err)
+	defer a.Close()
+	res, err := a.Register(ctx, addrs["tls"], password, time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, 200, res.StatusCode, res.Reason)
+	n.waitAgentState(t, "1001", acd.Available, 2*time.Second)
+
+	_, err = a.Call(ctx, loadtest.CallOptions{Server: addrs["tls"], Number: "*21", From: "1001", Password: password})
+	assert.ErrorContains(t, err, "488 Not Acceptable Here: SRTP required outside the trusted networks", "plain RTP offered")
+	fc, err := a.Call(ctx, loadtest.CallOptions{Server: addrs["tls"], Number: "*22", From: "1001", Password: password, SRTP: true})
+	require.NoError(t, err, "SRTP offered over TLS")
+	require.Eventually(t, func() bool { return fc.RTP.Stats().Received > 5 }, 3*time.Second, 20*time.Millisecond, "the tone, as SRTP")
+	assert.Zero(t, fc.RTP.Stats().Unauthentic)
+	waitClosed(t, fc.Done(), 3*time.Second, "the node hangs up after the tone")
+	n.waitAgentState(t, "1001", acd.Paused, 2*time.Second)
+	_, err = a.Call(ctx, loadtest.CallOptions{Server: addrs["tls"], Number: "*21", From: "1001", Password: password, SRTP: true})
+	require.NoError(t, err)
+	n.waitAgentState(t, "1001", acd.Available, 3*time.Second)
+
+	mc := call(t, n, newMember(t), "100")
+	ac := waitAnswered(t, a, 5*time.Second)
+	assert.True(t, ac.SRTP, "the node offered SRTP")
+	require.Eventually(t, func() bool {
+		return received(mc) > 25 && ac.RTP.Stats().Received > 25
+	}, 5*time.Second, 50*time.Millisecond, "audio both ways")
+	assert.Zero(t, ac.RTP.Stats().Unauthentic, "every packet to the agent authenticates")
+	code, err := ac.Hold(ctx, true)
+	require.NoError(t, err)
+	assert.Equal(t, 200, code, "hold keeps SRTP")
+	require.NoError(t, ac.Hangup(ctx))
+	waitClosed(t, mc.Done(), 3*time.Second, "the member's call ends with the agent's")
 }
 
 // A malformed message over WebSocket gets a 400 over its connection, and

@@ -2,6 +2,7 @@ package interop
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -148,12 +149,13 @@ func TestSIPpMemberOverTCP(t *testing.T) {
 	}
 }
 
-// baresip registers as agent 1001 over TLS, checking callwerk's
-// certificate; a SIPp member's call from the trunk rings it over that TLS
-// connection, it answers, and RTP reaches both sides. (TLS with mandatory
-// SRTP waits for the relay's SRTP; this is a phone on a trusted network
-// that encrypts its signalling.)
-func TestBaresipAgentOverTLS(t *testing.T) {
+// baresip is an agent outside the trusted networks (none are trusted):
+// it registers over TLS with SRTP mandatory (mediaenc=srtp-mand, so it
+// refuses a plain RTP offer). A SIPp member's call reaches it; every RTP
+// packet the relay sends it is SRTP (G.711 20 ms plus the 80-bit tag:
+// 182 bytes, where plain RTP is 172), and the relay authenticates and
+// forwards baresip's SRTP to the member as plain RTP.
+func TestBaresipAgentOverTLSWithSRTP(t *testing.T) {
 	requireTool(t, "sipp")
 	requireTool(t, "baresip")
 	requireTool(t, "dumpcap")
@@ -162,19 +164,22 @@ func TestBaresipAgentOverTLS(t *testing.T) {
 
 	cert := testcert.Write(t)
 	var tlsAddr string
-	server, _, _ := startCallwerkWith(t, func(c *config.Config) {
+	server, _, logs := startCallwerkWith(t, func(c *config.Config) {
 		c.SIP.Listen = append(c.SIP.Listen, fmt.Sprintf("tls:127.0.0.1:%d", freeTCPPort(t)))
 		tlsAddr = strings.TrimPrefix(c.SIP.Listen[len(c.SIP.Listen)-1], "tls:")
 		c.SIP.TLS = config.TLS{CertFile: cert.Cert, KeyFile: cert.Key}
+		c.Networks.Trusted = []string{}
 	})
-	agent := startBaresip(t, ctx, BaresipOpts{User: "1001", Password: agentPassword, Registrar: tlsAddr, Transport: "tls", CAFile: cert.Cert})
+	agent := startBaresip(t, ctx, BaresipOpts{User: "1001", Password: agentPassword, Registrar: tlsAddr, Transport: "tls",
+		CAFile: cert.Cert, MediaEnc: "srtp-mand"})
 	if err := agent.WaitRegistered(10 * time.Second); err != nil {
 		t.Fatalf("baresip did not register over TLS: %v\n--- baresip ---\n%s", err, agent.Output())
 	}
 
 	sippMedia := freeUDPPortBlock(t, 4)
 	atAgent := captureRTP(t, ctx, agent.RTPPort)
-	const talk = 3 * time.Second
+	atMember := captureRTP(t, ctx, sippMedia)
+	const talk = 4 * time.Second
 	res, err := runSIPpMember(t, ctx, SIPpOpts{Target: server, Service: "100", Talk: talk, MediaPort: sippMedia})
 	if err != nil {
 		t.Fatalf("SIPp member call failed: %v\n%s\n--- baresip ---\n%s", err, res.Summary(), agent.Output())
@@ -182,8 +187,46 @@ func TestBaresipAgentOverTLS(t *testing.T) {
 	if err := agent.WaitAnswered(time.Second); err != nil {
 		t.Fatalf("%v\n--- baresip ---\n%s", err, agent.Output())
 	}
+	if err := agent.WaitCallClosed(1, 5*time.Second); err != nil {
+		t.Errorf("agent's leg not closed after the member's BYE: %v", err)
+	}
 	atAgent.Stop()
+	atMember.Stop()
+	t.Logf("at baresip: %d packets by size %v; at SIPp: %d by size %v", atAgent.Count(), atAgent.Sizes(), atMember.Count(), atMember.Sizes())
 	require.Equal(t, 1, res.Successful, "SIPp call")
 	_, want := minPackets(talk - time.Second)
-	assert.GreaterOrEqual(t, atAgent.Count(), want, "RTP relay -> baresip")
+	sizes := atAgent.Sizes()
+	assert.GreaterOrEqual(t, sizes[182], want, "SRTP relay -> baresip")
+	assert.Zero(t, sizes[172], "no plain RTP to baresip")
+	// The agent leg's counters, logged when the call ends: what baresip
+	// sent was authenticated and forwarded, not dropped.
+	leg := agentRTP(t, logs.String())
+	assert.GreaterOrEqual(t, leg.RX, want, "SRTP baresip -> relay")
+	assert.LessOrEqual(t, leg.Dropped, 5, "packets the agent's leg dropped")
+	assert.Zero(t, leg.Unauthentic, "packets that failed authentication")
+	_, wantMember := minPackets(talk)
+	assert.GreaterOrEqual(t, atMember.Sizes()[172], wantMember, "plain RTP relay -> SIPp")
+	require.NotContains(t, logs.String(), "inline:", "no SRTP key in the log")
+}
+
+// agentRTP returns the agent leg's counters from the node's "call ended"
+// log line.
+func agentRTP(t *testing.T, log string) (rtp struct{ RX, Dropped, Unauthentic int }) {
+	t.Helper()
+	for line := range strings.SplitSeq(log, "\n") {
+		var ev struct {
+			Message string `json:"message"`
+			Agent   *struct {
+				RX          int `json:"rx"`
+				Dropped     int `json:"dropped"`
+				Unauthentic int `json:"unauthentic"`
+			} `json:"agent_rtp"`
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Message == "call ended" && ev.Agent != nil {
+			rtp.RX, rtp.Dropped, rtp.Unauthentic = ev.Agent.RX, ev.Agent.Dropped, ev.Agent.Unauthentic
+			return rtp
+		}
+	}
+	t.Fatal("no \"call ended\" log line with agent_rtp")
+	return rtp
 }

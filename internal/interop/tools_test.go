@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"os"
@@ -286,6 +287,9 @@ type BaresipOpts struct {
 	// certificate authority that baresip trusts.
 	Transport string
 	CAFile    string
+	// MediaEnc is the account's media encryption: "" (plain RTP) or
+	// "srtp-mand" (SDES-SRTP required: RTP/SAVP, plain offers refused).
+	MediaEnc string
 
 	AnswerMode string   // "auto" (default), "manual" or "early"
 	Codecs     []string // audio_codecs, default PCMU, PCMA
@@ -388,6 +392,9 @@ func startBaresip(t *testing.T, ctx context.Context, opts BaresipOpts) *Baresip 
 		account += fmt.Sprintf(";auth_user=%s;auth_pass=%s", opts.AuthUser, opts.Password)
 	}
 	account += fmt.Sprintf(";answermode=%s;audio_codecs=%s;ptime=20", opts.AnswerMode, strings.Join(opts.Codecs, ","))
+	if opts.MediaEnc != "" {
+		account += ";mediaenc=" + opts.MediaEnc
+	}
 
 	// No UI module (stdio needs a pollable stdin), no sound card: ausine is the
 	// source (48 kHz stereo only; baresip resamples to 8 kHz for G.711), and no
@@ -415,6 +422,9 @@ module_app		account.so
 `, opts.SIPPort, opts.ToneHz, opts.RTPPort, opts.RTPPort+1)
 	if opts.CAFile != "" {
 		config += "sip_cafile\t\t" + opts.CAFile + "\n"
+	}
+	if strings.HasPrefix(opts.MediaEnc, "srtp") {
+		config += "module\t\t\tsrtp.so\n"
 	}
 
 	dir := t.TempDir()
@@ -815,6 +825,7 @@ type RTPCounter struct {
 	mu       sync.Mutex
 	n        int
 	bySrc    map[int]int
+	bySize   map[int]int // by UDP payload length
 	readErr  error
 	reported int // "Packets captured: N" from dumpcap on exit, -1 if unknown
 }
@@ -850,7 +861,7 @@ func startCaptureRTP(t *testing.T, ctx context.Context, port int) *RTPCounter {
 	c := &RTPCounter{
 		Port: port, t: t, stderr: newLogBuffer(),
 		ready: make(chan struct{}), exited: make(chan struct{}),
-		bySrc: map[int]int{}, reported: -1,
+		bySrc: map[int]int{}, bySize: map[int]int{}, reported: -1,
 		cmdline: bin + " " + strings.Join(args, " "),
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -938,10 +949,11 @@ func (c *RTPCounter) readPcap(r io.Reader) {
 			c.setReadErr(err)
 			return
 		}
-		src := udpSrcPort(linkType, buf)
+		src, size := udpHeader(linkType, buf)
 		c.mu.Lock()
 		c.n++
 		c.bySrc[src]++
+		c.bySize[size]++
 		c.mu.Unlock()
 	}
 }
@@ -952,8 +964,9 @@ func (c *RTPCounter) setReadErr(err error) {
 	c.readErr = err
 }
 
-// udpSrcPort extracts the UDP source port of an IPv4 packet (-1 if unknown).
-func udpSrcPort(linkType uint32, p []byte) int {
+// udpHeader returns the source port and the payload length of the IPv4
+// UDP datagram in the captured frame p, or -1, -1 if it is none.
+func udpHeader(linkType uint32, p []byte) (src, payload int) {
 	var ip []byte
 	switch linkType {
 	case 1: // Ethernet (Linux lo)
@@ -976,13 +989,13 @@ func udpSrcPort(linkType uint32, p []byte) int {
 		ip = p
 	}
 	if len(ip) < 20 || ip[0]>>4 != 4 || ip[9] != 17 {
-		return -1
+		return -1, -1
 	}
 	ihl := int(ip[0]&0x0f) * 4
-	if len(ip) < ihl+4 {
-		return -1
+	if len(ip) < ihl+6 {
+		return -1, -1
 	}
-	return int(binary.BigEndian.Uint16(ip[ihl : ihl+2]))
+	return int(binary.BigEndian.Uint16(ip[ihl : ihl+2])), int(binary.BigEndian.Uint16(ip[ihl+4:ihl+6])) - 8
 }
 
 // Stop waits until no new packet has arrived for 400 ms (at most 3 s; the
@@ -1039,11 +1052,14 @@ func (c *RTPCounter) CountFrom(src int) int {
 func (c *RTPCounter) Sources() map[int]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := make(map[int]int, len(c.bySrc))
-	for k, v := range c.bySrc {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(c.bySrc)
+}
+
+// Sizes returns packets per UDP payload length.
+func (c *RTPCounter) Sizes() map[int]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.bySize)
 }
 
 // Stderr returns what dumpcap printed on stderr (for failure messages).
