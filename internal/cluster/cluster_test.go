@@ -355,7 +355,13 @@ var errNotTaken = errors.New("call not taken")
 // reached places a member call at n and waits until the agent's audio
 // arrives; it returns the call, or an error.
 func reached(ctx context.Context, member *loadtest.Phone, n *node, from string) (*loadtest.MemberCall, error) {
-	mc, err := member.Call(ctx, loadtest.CallOptions{Server: n.sip, Number: "100", From: from})
+	return reachedWith(ctx, member, n, loadtest.CallOptions{From: from})
+}
+
+// reachedWith is reached with more call options (Server and Number are set).
+func reachedWith(ctx context.Context, member *loadtest.Phone, n *node, o loadtest.CallOptions) (*loadtest.MemberCall, error) {
+	o.Server, o.Number = n.sip, "100"
+	mc, err := member.Call(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errNotTaken, err)
 	}

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/callwerk/callwerk/loadtest"
+	"github.com/callwerk/callwerk/media"
 )
 
 // server is a Redis or NATS server process of one test, on a fixed port so
@@ -68,7 +70,8 @@ var callNumber = regexp.MustCompile(`4930777\d{4}`)
 // NATS: an agent that registers with one node while the bus is down is
 // routed by the other node's calls within 5 s of the bus returning.
 //
-// The logs hold no member number and no Authorization value.
+// The call that stays up throughout is SRTP from the member's side. The
+// logs hold no member number, no Authorization value and no SRTP key.
 func TestStoreAndBusOutage(t *testing.T) {
 	redisPort, natsPort := freePort(t, "tcp"), freePort(t, "tcp")
 	rs := startServer(t, "redis-server", "--bind", "127.0.0.1", "--port", fmt.Sprint(redisPort),
@@ -92,8 +95,12 @@ func TestStoreAndBusOutage(t *testing.T) {
 	newAgent(t, ids[0], n1, loadtest.AgentOptions{})
 	newAgent(t, ids[1], n2, loadtest.AgentOptions{})
 	newAgent(t, ids[2], n1, loadtest.AgentOptions{})
-	talking, err := reached(ctx, member, n1, "+49307770001")
+	talking, err := reachedWith(ctx, member, n1, loadtest.CallOptions{From: "+49307770001", SRTP: true})
 	require.NoError(t, err)
+	answer, err := media.ParseSDP(talking.Answer.Body())
+	require.NoError(t, err)
+	require.True(t, answer.Secure())
+	nodeKey := base64.StdEncoding.EncodeToString(answer.Crypto[0].Key)
 	endAtCleanup(t, talking)
 	ending, err := reached(ctx, member, n2, "+49307770002")
 	require.NoError(t, err)
@@ -120,6 +127,7 @@ func TestStoreAndBusOutage(t *testing.T) {
 	}
 	during := talking.RTP.Stats().ByTag[loadtest.TagAgent] - before
 	assert.Greater(t, during, uint64(29*50), "the connected call kept its audio: %d packets from the agent in 30 s", during)
+	assert.Zero(t, talking.RTP.Stats().Unauthentic, "SRTP packets to the member that failed authentication")
 
 	rs.start()
 	upAt := time.Now()
@@ -153,11 +161,19 @@ func TestStoreAndBusOutage(t *testing.T) {
 	assert.Contains(t, n1.logText(), "the store lost its data: restoring this node's agents and calls")
 
 	// NATS down for 10 s; an agent registers with n2 meanwhile.
-	for _, id := range ids[:3] {
-		if n1.states(t)[id] == "available" {
-			n1.pause(t, id)
+	// n1 may see the agent whose call ended in the Redis outage free a
+	// moment after n2 does: wait for it, or the late call could go there.
+	var free string
+	require.Eventually(t, func() bool {
+		st := n1.states(t)
+		for _, id := range ids[:3] {
+			if st[id] == "available" {
+				free = id
+			}
 		}
-	}
+		return free != ""
+	}, 5*time.Second, 100*time.Millisecond, "n1 sees the third agent available")
+	n1.pause(t, free)
 	ns.stop()
 	time.Sleep(2 * time.Second)
 	late := newAgent(t, ids[3], n2, loadtest.AgentOptions{})
@@ -204,5 +220,7 @@ func TestStoreAndBusOutage(t *testing.T) {
 		assert.NotRegexp(t, callNumber, logs, "%s logs a member number", n.name)
 		assert.NotContains(t, logs, "Digest ", "%s logs an Authorization value", n.name)
 		assert.False(t, strings.Contains(logs, password), "%s logs a password", n.name)
+		assert.NotContains(t, logs, nodeKey, "%s logs its SRTP key", n.name)
+		assert.NotContains(t, logs, "inline:", "%s logs an a=crypto line", n.name)
 	}
 }
