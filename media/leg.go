@@ -40,8 +40,12 @@ type Leg struct {
 	out    outStream                 // the stream sent to this leg's far end
 	keys   atomic.Pointer[chan byte] // where DTMF key presses from the far end go; nil: nowhere
 	srtp   atomic.Pointer[legSRTP]   // nil: plain RTP; see StartSRTP
-	srtpMu sync.Mutex                // serialises StartSRTP
-	dtmf   dtmfDetector              // reader goroutine only
+	srtpMu sync.Mutex                // serialises StartSRTP and StartWebRTC; orders AcceptWebRTC before Close
+	rtc    atomic.Pointer[legRTC]    // nil: not a WebRTC leg; see StartWebRTC
+	// secureOnly: the leg may carry SRTP only; until it has keys it sends
+	// and forwards nothing (a WebRTC leg before its DTLS handshake).
+	secureOnly atomic.Bool
+	dtmf       dtmfDetector // reader goroutine only
 
 	player *player // guarded by relay.mu
 	opened time.Time
@@ -279,6 +283,9 @@ func (l *Leg) Close() error {
 	delete(r.legs, l)
 	r.mu.Unlock()
 
+	l.srtpMu.Lock() // AcceptWebRTC starts no handshake after this
+	l.srtpMu.Unlock()
+	l.closeWebRTC()
 	err := errors.Join(l.rtp.Close(), l.rtcp.Close())
 	l.readers.Wait()
 	r.pool.release(l.port)
@@ -356,6 +363,15 @@ func (l *Leg) readRTCP() {
 // does not allocate, except once per leg when the source latches.
 func (l *Leg) receiveRTP(pkt []byte, src netip.AddrPort, now time.Time) {
 	l.rx.Add(1)
+	if rtc := l.rtc.Load(); rtc != nil && len(pkt) > 1 {
+		if l.receiveMux(rtc, pkt, src) {
+			return
+		}
+		if pkt[1] >= 192 && pkt[1] <= 223 { // RTCP on the RTP port (rtcp-mux, RFC 5761 §4)
+			l.receiveRTCP(pkt, src)
+			return
+		}
+	}
 	if sec := l.srtp.Load(); sec != nil {
 		plain, err := sec.in.Unprotect(pkt)
 		if err != nil || !validRTP(plain) {
@@ -367,7 +383,7 @@ func (l *Leg) receiveRTP(pkt []byte, src netip.AddrPort, now time.Time) {
 		pkt = plain
 		l.followSource(src)
 	} else {
-		if !validRTP(pkt) {
+		if !validRTP(pkt) || l.secureOnly.Load() {
 			l.dropped.Add(1)
 			return
 		}
@@ -510,6 +526,8 @@ func (l *Leg) send(pkt []byte) {
 		if pkt, err = sec.out.Protect(pkt); err != nil {
 			return
 		}
+	} else if l.secureOnly.Load() {
+		return
 	}
 	if _, err := l.rtp.WriteToUDPAddrPort(pkt, dst); err == nil {
 		l.tx.Add(1)

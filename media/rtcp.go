@@ -2,6 +2,7 @@ package media
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
 )
 
@@ -147,7 +148,7 @@ func (l *Leg) receiveRTCP(pkt []byte, src netip.AddrPort) {
 		return
 	}
 	to := end.leg
-	dst, ok := to.rtcpDest()
+	conn, dst, ok := to.rtcpOut()
 	if !ok {
 		return
 	}
@@ -158,9 +159,21 @@ func (l *Leg) receiveRTCP(pkt []byte, src netip.AddrPort) {
 			return
 		}
 	}
-	if _, err := to.rtcp.WriteToUDPAddrPort(pkt, dst); err == nil {
+	if _, err := conn.WriteToUDPAddrPort(pkt, dst); err == nil {
 		to.rtcpTx.Add(1)
 	}
+}
+
+// rtcpOut is the socket and address the leg sends RTCP from and to: the
+// RTP socket and address on a WebRTC leg (rtcp-mux), else the RTCP socket
+// and rtcpDest.
+func (l *Leg) rtcpOut() (*net.UDPConn, netip.AddrPort, bool) {
+	if l.rtc.Load() != nil {
+		dst, ok := l.dest()
+		return l.rtp, dst, ok
+	}
+	dst, ok := l.rtcpDest()
+	return l.rtcp, dst, ok
 }
 
 // rtcpDest is where the leg sends RTCP: where its far end's RTCP came

@@ -28,7 +28,8 @@ const (
 
 const (
 	protoRTPAVP  = "RTP/AVP"
-	protoRTPSAVP = "RTP/SAVP" // SRTP keyed by SDES (RFC 4568)
+	protoRTPSAVP = "RTP/SAVP"          // SRTP keyed by SDES (RFC 4568)
+	protoWebRTC  = "UDP/TLS/RTP/SAVPF" // DTLS-SRTP with ICE (RFC 5764, RFC 8827)
 )
 
 // SDP is what the relay needs from a session description (RFC 8866): the
@@ -42,7 +43,12 @@ type SDP struct {
 	Direction  string     // "sendrecv" (default), "sendonly", "recvonly" or "inactive"
 	Ptime      int        // a=ptime in ms, 0 if absent
 	Crypto     []Crypto   // the usable a=crypto lines of the stream, in the offer's order
+	ICE        ICEParams  // a=ice-ufrag, a=ice-pwd, a=fingerprint, a=setup (media level over session level)
 }
+
+// WebRTC reports whether the stream is DTLS-SRTP with ICE, as browsers
+// speak it (UDP/TLS/RTP/SAVPF).
+func (s *SDP) WebRTC() bool { return strings.EqualFold(s.Proto, protoWebRTC) }
 
 // Secure reports whether the stream is SRTP keyed by SDES (RTP/SAVP).
 func (s *SDP) Secure() bool { return strings.EqualFold(s.Proto, protoRTPSAVP) }
@@ -120,6 +126,14 @@ func ParseSDP(b []byte) (*SDP, error) {
 						s.Ptime = ms
 					}
 				}
+			case "ice-ufrag":
+				setAttr(&s.ICE.Ufrag, section, strings.TrimSpace(arg))
+			case "ice-pwd":
+				setAttr(&s.ICE.Pwd, section, strings.TrimSpace(arg))
+			case "fingerprint":
+				setAttr(&s.ICE.Fingerprint, section, strings.TrimSpace(arg))
+			case "setup":
+				setAttr(&s.ICE.Setup, section, strings.TrimSpace(arg))
 			case "crypto":
 				if c, ok := parseCrypto(arg); ok && section == sectionAudio {
 					s.Crypto = append(s.Crypto, c)
@@ -160,6 +174,15 @@ func ParseSDP(b []byte) (*SDP, error) {
 		}
 	}
 	return s, nil
+}
+
+// setAttr sets *dst to val: always at media level, at session level only
+// if the media level has not set it (a=ice-* and a=fingerprint may be
+// either, the media level winning; the session level comes first).
+func setAttr(dst *string, section sdpSection, val string) {
+	if section == sectionAudio || *dst == "" {
+		*dst = val
+	}
 }
 
 // parseMedia parses the value of "m=audio <port>[/<count>] <proto> <fmt> ...".
@@ -295,6 +318,7 @@ type SDPParams struct {
 	TelEventPT int        // telephone-event payload type; -1 omits it
 	Direction  string     // "" = sendrecv
 	Crypto     *Crypto    // SRTP: RTP/SAVP with this a=crypto; nil: plain RTP/AVP
+	WebRTC     *ICEParams // WebRTC: UDP/TLS/RTP/SAVPF, ICE-lite, rtcp-mux, these credentials; wins over Crypto
 }
 
 // BuildSDP writes a one-stream G.711 session description with CRLF line
@@ -334,8 +358,15 @@ func BuildSDP(p SDPParams) []byte {
 	line("s=callwerk")
 	line("c=IN %s %s", ipType, addrStr)
 	line("t=0 0")
+	if p.WebRTC != nil {
+		line("a=ice-lite")
+		line("a=group:BUNDLE 0")
+	}
 	proto := protoRTPAVP
-	if p.Crypto != nil {
+	switch {
+	case p.WebRTC != nil:
+		proto = protoWebRTC
+	case p.Crypto != nil:
 		proto = protoRTPSAVP
 	}
 	if tel >= 0 {
@@ -350,7 +381,19 @@ func BuildSDP(p SDPParams) []byte {
 	}
 	line("a=ptime:20")
 	line("a=%s", dir)
-	if p.Crypto != nil {
+	switch ice := p.WebRTC; {
+	case ice != nil:
+		if isToken(ice.Ufrag) && isToken(ice.Pwd) && !strings.ContainsAny(ice.Fingerprint, "\r\n") {
+			line("a=mid:0")
+			line("a=rtcp-mux")
+			line("a=ice-ufrag:%s", ice.Ufrag)
+			line("a=ice-pwd:%s", ice.Pwd)
+			line("a=fingerprint:%s", ice.Fingerprint)
+			line("a=setup:actpass")
+			line("a=candidate:1 1 udp 2130706431 %s %d typ host", addrStr, p.Port)
+			line("a=end-of-candidates")
+		}
+	case p.Crypto != nil:
 		line("a=crypto:%s", p.Crypto.attribute())
 	}
 	return []byte(b.String())
