@@ -145,7 +145,12 @@ func (l *Leg) Codec() Codec { return l.codec }
 // the old one and forgets the latched source, so the next packet from the
 // new address latches again. An unspecified address (c=0.0.0.0, RFC 2543
 // hold) or port 0 (stream rejected) stops sending until the next SetRemote.
+//
+// On a WebRTC leg SetRemote does nothing: ICE says where the far end is.
 func (l *Leg) SetRemote(ap netip.AddrPort) {
+	if l.rtc.Load() != nil {
+		return
+	}
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	if !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || ap.Port() == 0 {
 		ap = netip.AddrPort{}
@@ -283,9 +288,7 @@ func (l *Leg) Close() error {
 	delete(r.legs, l)
 	r.mu.Unlock()
 
-	l.srtpMu.Lock() // AcceptWebRTC starts no handshake after this
-	l.srtpMu.Unlock()
-	l.closeWebRTC()
+	l.closeWebRTC() // after closed is set: AcceptWebRTC starts no handshake from now on
 	err := errors.Join(l.rtp.Close(), l.rtcp.Close())
 	l.readers.Wait()
 	r.pool.release(l.port)

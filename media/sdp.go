@@ -389,7 +389,11 @@ func BuildSDP(p SDPParams) []byte {
 			line("a=ice-ufrag:%s", ice.Ufrag)
 			line("a=ice-pwd:%s", ice.Pwd)
 			line("a=fingerprint:%s", ice.Fingerprint)
-			line("a=setup:actpass")
+			setup := ice.Setup
+			if setup != "passive" && setup != "active" {
+				setup = "actpass"
+			}
+			line("a=setup:%s", setup)
 			line("a=candidate:1 1 udp 2130706431 %s %d typ host", addrStr, p.Port)
 			line("a=end-of-candidates")
 		}

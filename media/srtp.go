@@ -279,7 +279,16 @@ func (l *Leg) SRTP() (Crypto, bool) {
 // if it already speaks that suite, and takes the offer's tag), nothing for
 // plain RTP. A plain offer to a leg that speaks SRTP (a downgrade) and an
 // SRTP offer without a usable key are ErrSRTPRequired.
+//
+// On a WebRTC leg the offer must be WebRTC too; its DTLS association and
+// keys stay (an ICE restart or a new DTLS handshake is not supported).
 func (l *Leg) AnswerSRTP(offer *SDP) error {
+	if l.rtc.Load() != nil {
+		if !offer.WebRTC() {
+			return fmt.Errorf("%w: %s offered to a WebRTC leg", ErrSRTPRequired, offer.Proto)
+		}
+		return nil
+	}
 	cur := l.srtp.Load()
 	if !offer.Secure() {
 		if cur != nil {

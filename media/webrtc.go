@@ -120,11 +120,31 @@ func (l *Leg) StartWebRTC(id *DTLSIdentity) (ICEParams, error) {
 	rtc.conn = newDTLSPacketConn(l)
 	l.srtpMu.Lock()
 	defer l.srtpMu.Unlock()
-	if !l.rtc.CompareAndSwap(nil, rtc) {
-		return ICEParams{}, errors.New("webrtc: leg already started")
+	if cur := l.rtc.Load(); cur != nil {
+		return cur.local, nil // several browsers rung with one leg: one set of credentials
 	}
+	l.rtc.Store(rtc)
 	l.secureOnly.Store(true)
 	return rtc.local, nil
+}
+
+// EndWebRTC makes a leg that was offered WebRTC but never accepted it
+// (another phone of a ring group answered) a plain leg again.
+func (l *Leg) EndWebRTC() {
+	l.srtpMu.Lock()
+	defer l.srtpMu.Unlock()
+	rtc := l.rtc.Load()
+	if rtc == nil {
+		return
+	}
+	rtc.mu.Lock()
+	started := rtc.remote != nil
+	rtc.mu.Unlock()
+	if started {
+		return
+	}
+	l.rtc.Store(nil)
+	l.secureOnly.Store(false)
 }
 
 // AcceptWebRTC takes the far end's ICE credentials and fingerprint from its
@@ -183,24 +203,25 @@ func (l *Leg) handshake(rtc *legRTC, want string) {
 	for i, p := range dtlsProfiles {
 		profiles[i] = p.p
 	}
-	conf := &dtls.Config{
-		Certificates:           []tls.Certificate{rtc.id.cert},
-		SRTPProtectionProfiles: profiles,
-		ExtendedMasterSecret:   dtls.RequireExtendedMasterSecret,
-		ClientAuth:             dtls.RequireAnyClientCert,
-		InsecureSkipVerify:     true, // self-signed: checked against the SDP fingerprint instead
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 || fingerprint(raw[0]) != want {
-				return errors.New("certificate does not match the SDP fingerprint")
-			}
-			return nil
-		},
+	verify := func(raw [][]byte, _ [][]*x509.Certificate) error {
+		if len(raw) == 0 || fingerprint(raw[0]) != want {
+			return errors.New("certificate does not match the SDP fingerprint")
+		}
+		return nil
+	}
+	opts := []dtls.ServerOption{
+		dtls.WithCertificates(rtc.id.cert),
+		dtls.WithSRTPProtectionProfiles(profiles...),
+		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
+		dtls.WithClientAuth(dtls.RequireAnyClientCert),
+		dtls.WithInsecureSkipVerify(true), // self-signed: checked against the SDP fingerprint instead
+		dtls.WithVerifyPeerCertificate(verify),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { rtc.conn.Close() }) // a closing leg ends the wait
 	defer stop()
-	c, err := dtls.Server(rtc.conn, rtc.conn.LocalAddr(), conf)
+	c, err := dtls.ServerWithOptions(rtc.conn, rtc.conn.LocalAddr(), opts...)
 	if err == nil {
 		err = c.HandshakeContext(ctx)
 	}
@@ -265,7 +286,9 @@ func (l *Leg) startDTLSSRTP(c *dtls.Conn) error {
 // closeWebRTC ends the DTLS association (close_notify) and the handshake,
 // before the leg's sockets close.
 func (l *Leg) closeWebRTC() {
+	l.srtpMu.Lock() // waits for an AcceptWebRTC that saw the leg open to add its handshake
 	rtc := l.rtc.Load()
+	l.srtpMu.Unlock()
 	if rtc == nil {
 		return
 	}

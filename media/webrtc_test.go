@@ -126,12 +126,9 @@ func (b *browser) handshake(t *testing.T, to netip.AddrPort, serverFingerprint s
 	t.Helper()
 	dc := &dtlsConn{b: b, to: net.UDPAddrFromAddrPort(to), done: make(chan struct{})}
 	t.Cleanup(func() { close(dc.done) })
-	c, err := dtls.Client(dc, dc.to, &dtls.Config{
-		Certificates:           []tls.Certificate{b.cert},
-		SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{dtls.SRTP_AES128_CM_HMAC_SHA1_80},
-		ExtendedMasterSecret:   dtls.RequireExtendedMasterSecret,
-		InsecureSkipVerify:     true,
-	})
+	c, err := dtls.ClientWithOptions(dc, dc.to, dtls.WithCertificates(b.cert),
+		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AES128_CM_HMAC_SHA1_80),
+		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret), dtls.WithInsecureSkipVerify(true))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -270,8 +267,8 @@ func TestWebRTCWrongFingerprint(t *testing.T) {
 
 	dc := &dtlsConn{b: b, to: net.UDPAddrFromAddrPort(web.LocalAddr()), done: make(chan struct{})}
 	defer close(dc.done)
-	c, err := dtls.Client(dc, dc.to, &dtls.Config{Certificates: []tls.Certificate{b.cert},
-		SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{dtls.SRTP_AES128_CM_HMAC_SHA1_80}, InsecureSkipVerify: true})
+	c, err := dtls.ClientWithOptions(dc, dc.to, dtls.WithCertificates(b.cert),
+		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AES128_CM_HMAC_SHA1_80), dtls.WithInsecureSkipVerify(true))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
