@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -492,7 +493,10 @@ func (c *call) sdp(leg *media.Leg, direction string) []byte {
 func legSDP(leg *media.Leg, codec media.Codec, telPT int, direction string) []byte {
 	p := offerSDP(leg, codec, telPT, nil)
 	p.Direction = direction
-	if key, ok := leg.SRTP(); ok {
+	if ice, ok := leg.WebRTC(); ok {
+		ice.Setup = "passive" // an answer in a dialog whose DTLS server the leg is
+		p.WebRTC = &ice
+	} else if key, ok := leg.SRTP(); ok {
 		p.Crypto = &key
 	}
 	return media.BuildSDP(p)
@@ -549,7 +553,7 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	type result struct {
 		i    int
 		dlg  *sipgo.DialogClientSession
-		srtp bool // the phone was offered SRTP
+		kind mediaKind // what the phone was offered
 		err  error
 	}
 	results := make(chan result, len(targets)) // forks never block on it
@@ -560,8 +564,8 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		c.rings.Add(1)
 		go func() {
 			defer c.rings.Done()
-			dlg, srtp, err := c.fork(fctx, int32(i), tg, leg, key, &claim)
-			results <- result{i, dlg, srtp, err}
+			dlg, kind, err := c.fork(fctx, int32(i), tg, leg, key, &claim)
+			results <- result{i, dlg, kind, err}
 		}()
 	}
 	defer func() {
@@ -627,12 +631,8 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 
 	agent, dlg := targets[win.i].Agent, win.dlg
 	ans, err := media.ParseSDP(dlg.InviteResponse.Body())
-	switch {
-	case err != nil:
-	case win.srtp:
-		err = leg.AcceptSRTP(ans, key)
-	case ans.Secure():
-		err = errors.New("SRTP answered to a plain RTP offer")
+	if err == nil {
+		err = acceptAnswer(leg, win.kind, ans, key)
 	}
 	if err == nil {
 		leg.SetRemote(netip.AddrPortFrom(ans.Addr, uint16(ans.Port)))
@@ -650,6 +650,67 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	c.agent = agent
 	c.agentLeg.Store(leg)
 	return true, nil
+}
+
+// maskNumber shows only the last three digits of a caller's number, as
+// the clerk may see it before answering: "+4930123456789" -> "***789".
+// Anything that is not a number shows as "unknown".
+func maskNumber(n string) string {
+	digits := 0
+	for _, r := range n {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '+' && digits == 0:
+		default:
+			return "unknown"
+		}
+	}
+	if digits < 6 {
+		return "unknown"
+	}
+	return "***" + n[len(n)-3:]
+}
+
+// mediaKind is the media a phone is offered.
+type mediaKind int
+
+const (
+	plainRTP mediaKind = iota
+	sdesSRTP           // RTP/SAVP with an SDES key: phones over TLS
+	webRTC             // ICE-lite and DTLS-SRTP: browsers (+sip.ice) over WS or WSS
+)
+
+// mediaFor is what a phone registered with b is offered: WebRTC for a
+// browser, SDES-SRTP over TLS, else plain RTP.
+func mediaFor(b Binding) mediaKind {
+	switch {
+	case b.ICE && (strings.EqualFold(b.Transport, "ws") || strings.EqualFold(b.Transport, "wss")):
+		return webRTC
+	case offersSRTP(b.Transport):
+		return sdesSRTP
+	}
+	return plainRTP
+}
+
+// acceptAnswer sets leg up from the answer of the phone that took the call,
+// which was offered kind (with key for SDES).
+func acceptAnswer(leg *media.Leg, kind mediaKind, ans *media.SDP, key media.Crypto) error {
+	switch kind {
+	case webRTC:
+		if !ans.WebRTC() {
+			return fmt.Errorf("%s answered to a WebRTC offer", ans.Proto)
+		}
+		return leg.AcceptWebRTC(ans.ICE)
+	case sdesSRTP:
+		leg.EndWebRTC()
+		return leg.AcceptSRTP(ans, key)
+	}
+	leg.EndWebRTC() // a browser was rung too, but a plain phone answered
+	if ans.Secure() || ans.WebRTC() {
+		return fmt.Errorf("%s answered to a plain RTP offer", ans.Proto)
+	}
+	return nil
 }
 
 // Values of ring's claim besides a fork's index.
@@ -680,23 +741,30 @@ var errNotRung = errors.New("not rung")
 // the answer until ctx ends. It returns the dialog if its answer took the
 // call (claim), else why not; an answer that came too late is hung up. It
 // also reports whether the phone was offered SRTP with key.
-func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg, key media.Crypto, claim *atomic.Int32) (*sipgo.DialogClientSession, bool, error) {
+func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg, key media.Crypto, claim *atomic.Int32) (*sipgo.DialogClientSession, mediaKind, error) {
 	if tg.After > 0 {
 		t := time.NewTimer(tg.After)
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return nil, false, errNotRung
+			return nil, plainRTP, errNotRung
 		case <-t.C:
 		}
 	}
-	req, srtp, err := c.agentRequest(tg)
+	req, kind, err := c.agentRequest(tg)
 	if err != nil {
-		return nil, false, err
+		return nil, kind, err
 	}
 	p := offerSDP(leg, c.codec, c.telPT, nil)
-	if srtp {
+	switch kind {
+	case sdesSRTP:
 		p.Crypto = &key
+	case webRTC:
+		ice, err := leg.StartWebRTC(c.s.dtls)
+		if err != nil {
+			return nil, kind, err
+		}
+		p.WebRTC = &ice
 	}
 	req.SetBody(media.BuildSDP(p))
 	req.AppendHeader(contentTypeSDP())
@@ -710,10 +778,17 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 	to := req.Recipient
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: string(tg.Agent), Host: to.Host, Port: to.Port}})
 
+	// What the clerk's phone or desktop shows before answering: the queue,
+	// how long the member has waited, and the number's last digits.
+	req.AppendHeader(sip.NewHeader("X-Callwerk-Queue", c.queue))
+	req.AppendHeader(sip.NewHeader("X-Callwerk-Waited", strconv.Itoa(int(time.Since(c.started)/time.Second))))
+	if c.member != nil {
+		req.AppendHeader(sip.NewHeader("X-Callwerk-Caller", maskNumber(c.member.InviteRequest.From().Address.User)))
+	}
 	c.log.Info().Str("agent", string(tg.Agent)).Str("via_node", tg.Peer).Msg("ringing agent")
 	dlg, err := c.s.dialog.WriteInvite(ctx, req)
 	if err != nil {
-		return nil, srtp, fmt.Errorf("invite: %w", err)
+		return nil, kind, fmt.Errorf("invite: %w", err)
 	}
 	sipCallID := req.CallID().Value()
 	c.s.calls.put(sipCallID, c)
@@ -738,7 +813,7 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 		// Publish the dialog before the ACK: the agent may hang up right
 		// after it, and onBye must find the dialog to end it.
 		c.agentDlg.Store(dlg)
-		return dlg, srtp, nil
+		return dlg, kind, nil
 	}
 	if dlg.InviteResponse != nil && dlg.InviteResponse.IsSuccess() { // too late, or another phone was first
 		bctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
@@ -753,22 +828,22 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 	if cause := context.Cause(ctx); errors.Is(cause, errPeerSilent) {
 		err = cause
 	}
-	return nil, srtp, err
+	return nil, kind, err
 }
 
 // agentRequest starts the INVITE that rings an agent: to the newest
 // registered device, or through the node it registered with. It reports
-// whether the device is to be offered SRTP (offersSRTP); through a node
-// the offer is plain, and that node refuses it for an agent outside the
+// the media the device is to be offered (mediaFor); through a node the
+// offer is plain, and that node refuses it for an agent outside the
 // trusted networks.
-func (c *call) agentRequest(tg acd.Target) (*sip.Request, bool, error) {
+func (c *call) agentRequest(tg acd.Target) (*sip.Request, mediaKind, error) {
 	if tg.Peer != "" {
 		req, err := c.s.peerRequest(tg.Peer, string(tg.Agent))
-		return req, false, err
+		return req, plainRTP, err
 	}
 	bindings := c.s.loc.Lookup(string(tg.Agent))
 	if len(bindings) == 0 {
-		return nil, false, errors.New("no registered device")
+		return nil, plainRTP, errors.New("no registered device")
 	}
 	b := bindings[0]
 	req := sip.NewRequest(sip.INVITE, *b.Contact.Clone())
@@ -777,7 +852,7 @@ func (c *call) agentRequest(tg acd.Target) (*sip.Request, bool, error) {
 	if ct := c.s.contactFor(b.Transport); ct != nil {
 		req.AppendHeader(ct)
 	}
-	return req, offersSRTP(b.Transport), nil
+	return req, mediaFor(b), nil
 }
 
 // endOffer reports a failed offer: nothing if the member left meanwhile

@@ -87,6 +87,55 @@ func (s *Server) onFeature(req *sip.Request, tx sip.ServerTransaction) {
 
 var errUnknownFeature = errors.New("unknown feature code")
 
+// onMessage applies a feature code sent as a SIP MESSAGE (RFC 3428) to
+// sip:CODE@domain: how the browser desktop changes its agent's state
+// without a call. It is authenticated like the INVITE form; the answer is
+// 200, 404 for an unknown code, or 500 if the ACD refused (the reason
+// phrase says why). MESSAGEs to anything else get 404.
+func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
+	if !validRequest(req, tx) {
+		return
+	}
+	code := req.Recipient.User
+	if !IsFeatureCode(code) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotFound, "Not Found", nil))
+		return
+	}
+	if !s.trustedSource(req.Source()) && !secure(req.Transport()) {
+		s.refuseUntrusted(req, tx, sip.StatusForbidden, "Forbidden: TLS required outside the trusted networks")
+		return
+	}
+	user, ok := s.authenticate(req, tx, "feature code")
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+	err := s.applyFeature(ctx, acd.AgentID(user), code)
+	cancel()
+	log := s.log.With().Str("agent", user).Str("feature", code).Logger()
+	switch {
+	case errors.Is(err, errUnknownFeature):
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotFound, "Not Found: unknown feature code", nil))
+	case err != nil:
+		log.Info().Err(err).Msg("feature code not applied")
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusInternalServerError, "Not Applied: "+reasonPhrase(err), nil))
+	default:
+		log.Info().Msg("feature code applied")
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
+	}
+}
+
+// reasonPhrase makes err fit a reason phrase: one line, printable ASCII.
+func reasonPhrase(err error) string {
+	b := []byte(err.Error())
+	for i, c := range b {
+		if c < ' ' || c > '~' {
+			b[i] = ' '
+		}
+	}
+	return string(b[:min(len(b), 120)])
+}
+
 func (s *Server) applyFeature(ctx context.Context, agent acd.AgentID, code string) error {
 	switch {
 	case code == FeatureAvailable:

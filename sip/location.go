@@ -18,6 +18,7 @@ type Binding struct {
 	Source    string    // host:port the REGISTER came from; requests go there (NAT)
 	Transport string    // transport the REGISTER came over: requests to the device use it
 	CallID    string    // the REGISTER's Call-ID: one per device and registration flow
+	ICE       bool      // the Contact has +sip.ice (RFC 5768): a browser, offered WebRTC media
 	Expires   time.Time // the binding is dropped after this
 }
 

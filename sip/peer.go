@@ -152,13 +152,13 @@ func (s *Server) onPeerInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable: agent not registered here")
 		return
 	}
-	if !s.trustedSource(bindings[0].Source) {
+	if b := bindings[0]; !s.trustedSource(b.Source) || mediaFor(b) == webRTC {
 		// The SDP is passed on as it is, and the call's node offers plain
 		// RTP through a node: the policy forbids it outside the trusted
-		// networks.
+		// networks, and a browser cannot take it.
 		if offer, err := media.ParseSDP(req.Body()); err != nil || !offer.Secure() {
-			log.Info().Msg("plain RTP for an agent outside the trusted networks refused")
-			respond(sip.StatusNotAcceptableHere, "Not Acceptable Here: SRTP required outside the trusted networks, not relayed through a node yet")
+			log.Info().Msg("plain RTP for an agent who needs encrypted media refused")
+			respond(sip.StatusNotAcceptableHere, "Not Acceptable Here: encrypted media required for this phone, not relayed through a node yet")
 			return
 		}
 	}

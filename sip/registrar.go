@@ -3,6 +3,7 @@ package sip
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -71,11 +72,10 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	case !secure(req.Transport()):
 		s.refuseUntrusted(req, tx, sip.StatusForbidden, "Forbidden: TLS required outside the trusted networks")
 		return
-	case !offersSRTP(req.Transport()):
-		// A browser over WSS needs DTLS-SRTP, which the relay does not
-		// speak yet: its calls would carry plain RTP, which the policy
-		// forbids outside the trusted networks.
-		s.refuseUntrusted(req, tx, sip.StatusForbidden, "Forbidden: DTLS-SRTP required outside the trusted networks, not yet supported")
+	case !offersSRTP(req.Transport()) && !(strings.EqualFold(req.Transport(), "wss") && iceContact(req)):
+		// Over WSS only a browser (+sip.ice) gets encrypted media
+		// (DTLS-SRTP); another phone's calls would carry plain RTP.
+		s.refuseUntrusted(req, tx, sip.StatusForbidden, "Forbidden: DTLS-SRTP required outside the trusted networks: register as a WebRTC phone (+sip.ice)")
 		return
 	}
 	user, ok := s.authenticate(req, tx, "registration")
@@ -153,6 +153,7 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 			Source:    req.Source(),
 			Transport: req.Transport(),
 			CallID:    callID,
+			ICE:       hasICE(c),
 		}, exp)
 	}
 
@@ -167,4 +168,29 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	r.AppendHeader(sip.NewHeader("Date", now.UTC().Format(time.RFC1123)))
 	_ = tx.Respond(r)
 	s.log.Debug().Str("agent", user).Int("contacts", len(contacts)).Msg("registered")
+}
+
+// hasICE reports whether a Contact has the +sip.ice feature tag (RFC 5768),
+// as browser phones (JsSIP, SIP.js) send it: their media is WebRTC.
+func hasICE(c *sip.ContactHeader) bool {
+	if c == nil || c.Params == nil {
+		return false
+	}
+	_, ok := c.Params.Get("+sip.ice")
+	return ok
+}
+
+// iceContact reports whether the REGISTER's Contacts all have +sip.ice.
+func iceContact(req *sip.Request) bool {
+	cs := req.GetHeaders("Contact")
+	if len(cs) == 0 {
+		return false
+	}
+	for _, h := range cs {
+		c, ok := h.(*sip.ContactHeader)
+		if !ok || !hasICE(c) {
+			return false
+		}
+	}
+	return true
 }

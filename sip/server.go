@@ -148,6 +148,7 @@ type Server struct {
 	cfg     Config
 	log     zerolog.Logger
 	pseudo  *pseudo.Pseudonymizer
+	dtls    *media.DTLSIdentity // the certificate of this node's WebRTC legs
 	router  Router
 	relay   Relay
 	hold    *media.Source
@@ -195,6 +196,10 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 	}
 	if s.cfg.Clock == nil {
 		s.cfg.Clock = time.Now
+	}
+	var err error
+	if s.dtls, err = media.NewDTLSIdentity(); err != nil {
+		return nil, err
 	}
 	s.callCtx, s.hangUp = context.WithCancel(context.Background())
 	s.lockout = NewLockout(cfg.Lockout)
@@ -251,6 +256,7 @@ func New(cfg Config, router Router, relay Relay, hold *media.Source, p *pseudo.P
 	s.srv.OnRefer(s.onRefer)
 	s.srv.OnOptions(s.onOptions)
 	s.srv.OnInfo(s.onInfo)
+	s.srv.OnMessage(s.onMessage)
 	return s, nil
 }
 

@@ -127,8 +127,9 @@ func TestTLSPolicy(t *testing.T) {
 }
 
 // With no trusted network, an agent must use TLS and SRTP: plain UDP, TCP
-// and WS registrations get 403 saying TLS is required, and WSS (a browser,
-// which needs DTLS-SRTP) 403 saying why. Over TLS the agent registers, and
+// and WS registrations get 403 saying TLS is required, and one over WSS
+// without +sip.ice (not a WebRTC phone: its calls would be plain RTP) 403
+// saying why. Over TLS the agent registers, and
 // a member's call reaches it as SRTP: every packet it receives
 // authenticates with the key the node gave. Its feature-code calls are
 // taken with an SRTP offer and refused (488) with a plain one.
@@ -140,7 +141,7 @@ func TestEncryptionPolicyByTransport(t *testing.T) {
 		"udp": "Forbidden: TLS required outside the trusted networks",
 		"tcp": "Forbidden: TLS required outside the trusted networks",
 		"ws":  "Forbidden: TLS required outside the trusted networks",
-		"wss": "Forbidden: DTLS-SRTP required outside the trusted networks, not yet supported",
+		"wss": "Forbidden: DTLS-SRTP required outside the trusted networks: register as a WebRTC phone (+sip.ice)",
 	} {
 		var p *loadtest.Phone
 		var err error
