@@ -11,6 +11,9 @@ command -v tshark >/dev/null || need+=(tshark)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v nats-server >/dev/null || need+=(nats-server)
 command -v rtpengine >/dev/null || need+=(rtpengine-daemon) # the load tool's comparison relay
+command -v chromium >/dev/null || need+=(chromium)          # the agent desktop's browser test
+command -v node >/dev/null || need+=(nodejs npm)             # builds the desktop's SIP library (make web)
+command -v ip >/dev/null || need+=(iproute2)                 # the browser test's loopback-only namespace
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test-deps: missing ${need[*]}; run as root or install them: apt-get install ${need[*]}" >&2

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -195,9 +196,29 @@ func New(cfg *config.Config, log zerolog.Logger, opts ...Option) (*App, error) {
 	if cfg.HTTP.APIToken != "" {
 		web.NewAPI(a.acd, a.kpis, a, cfg.HTTP.APIToken, cfg.PauseReasons, log.With().Str("component", "api").Logger()).Register(mux)
 	}
+	mux.Handle("GET /agent/", web.AgentDesktop(a.agentDesktop(cfg)))
 	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ok = true
 	return a, nil
+}
+
+// agentDesktop is what the agent desktop needs of the node: its wss (or
+// else ws) listener for the browser's SIP stack.
+func (a *App) agentDesktop(cfg *config.Config) web.AgentDesktopConfig {
+	dc := web.AgentDesktopConfig{PauseReasons: cfg.PauseReasons}
+	for _, want := range []string{"wss", "ws"} {
+		for _, l := range a.SIPAddrs() {
+			if l.Network != want {
+				continue
+			}
+			if _, port, err := net.SplitHostPort(l.Addr); err == nil {
+				dc.WebSocket = want
+				dc.Port, _ = strconv.Atoi(port)
+				return dc
+			}
+		}
+	}
+	return dc
 }
 
 // queueConfigs translates the queues of cfg for the ACD. A linear queue's

@@ -41,10 +41,14 @@ import (
 
 // toolPackages maps a binary to the Debian package that provides it.
 var toolPackages = map[string]string{
-	"sipp":    "sip-tester",
-	"baresip": "baresip",
-	"tshark":  "tshark",
-	"dumpcap": "tshark", // dumpcap comes with it (wireshark-common)
+	"sipp":     "sip-tester",
+	"baresip":  "baresip",
+	"tshark":   "tshark",
+	"dumpcap":  "tshark", // dumpcap comes with it (wireshark-common)
+	"chromium": "chromium",
+	"node":     "nodejs",
+	"unshare":  "util-linux",
+	"ip":       "iproute2",
 }
 
 // requireTool FAILS the test (never skips) when a binary is missing, so that a
