@@ -10,7 +10,7 @@ import "crypto/rand"
 func Demo() *Config {
 	c := &Config{
 		SIP: SIP{
-			Listen: []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"},
+			Listen: []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "ws:127.0.0.1:5066"}, // ws: the agent desktop
 			Realm:  DefaultRealm,
 		},
 		Media: Media{

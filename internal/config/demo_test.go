@@ -14,7 +14,7 @@ func TestDemo(t *testing.T) {
 
 	ls, err := c.SIP.Listeners()
 	require.NoError(t, err)
-	assert.Equal(t, []Listener{{NetworkUDP, "127.0.0.1:5060"}, {NetworkTCP, "127.0.0.1:5060"}}, ls)
+	assert.Equal(t, []Listener{{NetworkUDP, "127.0.0.1:5060"}, {NetworkTCP, "127.0.0.1:5060"}, {NetworkWS, "127.0.0.1:5066"}}, ls)
 	assert.Equal(t, DefaultHTTPListen, c.HTTP.Listen)
 	assert.Equal(t, "127.0.0.1", c.Media.Address)
 	assert.Equal(t, DefaultMediaPorts, c.Media.Ports)
