@@ -91,6 +91,25 @@ func (l *Location) Count() (agents, bindings int) {
 	return agents, bindings
 }
 
+// AgentBinding is a binding with its agent.
+type AgentBinding struct {
+	Agent string
+	Binding
+}
+
+// All returns every binding of every agent.
+func (l *Location) All() []AgentBinding {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var all []AgentBinding
+	for agent, bs := range l.bindings {
+		for _, b := range bs {
+			all = append(all, AgentBinding{agent, b})
+		}
+	}
+	return all
+}
+
 // Sweep drops expired bindings.
 func (l *Location) Sweep() {
 	now := l.now()

@@ -108,9 +108,12 @@ type Config struct {
 	MaxCalls         int // member calls at once; 0 = no limit
 	MaxCallRate      int // new member calls per second; 0 = no limit
 	MaxRegistrations int // devices per agent; 0 = no limit
-	Flood            FloodLimits
-	Lockout          LockoutLimits
-	Streams          StreamLimits
+	// Keepalive is how often every registered device gets an OPTIONS;
+	// one that answers none of two in a row is dropped. 0: none.
+	Keepalive time.Duration
+	Flood     FloodLimits
+	Lockout   LockoutLimits
+	Streams   StreamLimits
 	// MaxMessageSize is the largest SIP message taken, in bytes; 0 =
 	// DefaultMaxMessageSize.
 	MaxMessageSize int
@@ -357,6 +360,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	wg.Add(1)
 	go func() { defer wg.Done(); s.loc.Run(sweepCtx) }()
+	if s.cfg.Keepalive > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.runKeepalive(sweepCtx, s.cfg.Keepalive) }()
+	}
 
 	var err error
 	select {

@@ -258,6 +258,7 @@ func sipConfig(cfg *config.Config) (sip.Config, error) {
 		PauseReasons: cfg.PauseReasons,
 		MaxCalls:     cfg.SIP.MaxCalls, MaxCallRate: cfg.SIP.MaxCallRate,
 		MaxRegistrations: cfg.SIP.MaxRegistrations,
+		Keepalive:        cfg.SIP.Keepalive.D(),
 		DrainTimeout:     cfg.Node.DrainTimeout.D(),
 		Numbers:          make(map[string]sip.Number, len(cfg.Numbers)),
 		Agents:           make(map[string]string, len(cfg.Agents)),

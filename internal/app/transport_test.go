@@ -248,3 +248,21 @@ func TestWebSocketBadInput(t *testing.T) {
 	ac := waitAnswered(t, a, 5*time.Second)
 	require.Eventually(t, func() bool { return received(mc) > 10 && ac.RTP.Stats().Received > 10 }, 5*time.Second, 50*time.Millisecond)
 }
+
+// Every registered phone gets an OPTIONS each sip.keepalive. A phone that
+// answers keeps its registration; one that has gone silent (its process
+// ended without unregistering, like a laptop that went to sleep) is
+// dropped after two unanswered OPTIONS, long before its registration
+// expires, and its agent becomes unreachable.
+func TestKeepaliveDropsSilentPhones(t *testing.T) {
+	n := startNode(t, func(c *config.Config) { c.SIP.Keepalive = config.Duration(time.Second) })
+	registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	gone := registerAgent(t, n, "1002", loadtest.AgentOptions{})
+	start := time.Now()
+	gone.Close() // no un-REGISTER: the registration would last an hour
+	n.waitAgentState(t, "1002", acd.Unreachable, 6*time.Second)
+	t.Logf("silent phone dropped after %v", time.Since(start).Round(100*time.Millisecond))
+	assert.True(t, logged(n, "device dropped: keep-alive OPTIONS unanswered", "agent", "1002"))
+	time.Sleep(2 * time.Second)
+	n.waitAgentState(t, "1001", acd.Available, time.Second) // answered every OPTIONS
+}

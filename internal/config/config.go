@@ -118,6 +118,10 @@ type SIP struct {
 	// MaxRegistrations is the most devices one agent may register at once;
 	// default DefaultMaxRegistrations.
 	MaxRegistrations int `yaml:"max_registrations"`
+	// Keepalive is how often each registered phone gets an OPTIONS, to
+	// keep its NAT binding or connection open and to find phones that are
+	// gone; default DefaultKeepalive.
+	Keepalive Duration `yaml:"keepalive"`
 	// Flood is the per-source message limit with a temporary ban.
 	Flood Flood `yaml:"flood"`
 	// AuthLockout blocks addresses that fail digest authentication again
@@ -187,6 +191,7 @@ const (
 const (
 	DefaultMaxCalls         = 2000
 	DefaultMaxRegistrations = 5
+	DefaultKeepalive        = 30 * time.Second
 	MaxMaxRegistrations     = 100
 )
 

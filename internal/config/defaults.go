@@ -32,6 +32,9 @@ func (c *Config) ApplyDefaults() {
 	if c.SIP.MaxCalls == 0 {
 		c.SIP.MaxCalls = DefaultMaxCalls // restoreZeros keeps an explicit 0 (no limit)
 	}
+	if c.SIP.Keepalive == 0 {
+		c.SIP.Keepalive = Duration(DefaultKeepalive)
+	}
 	if c.SIP.MaxRegistrations == 0 {
 		c.SIP.MaxRegistrations = DefaultMaxRegistrations
 	}

@@ -178,6 +178,9 @@ func (v *validator) sip(s SIP) {
 	if s.MaxCallRate < 0 {
 		v.add("sip.max_call_rate", "must be 0 (no limit) or more (got %d)", s.MaxCallRate)
 	}
+	if d := s.Keepalive.D(); d < time.Second || d > 10*time.Minute {
+		v.add("sip.keepalive", "must be between 1s and 10m (got %s)", d)
+	}
 	if s.MaxRegistrations < 0 || s.MaxRegistrations > MaxMaxRegistrations {
 		v.add("sip.max_registrations", "must be between 1 and %d (got %d)", MaxMaxRegistrations, s.MaxRegistrations)
 	}
