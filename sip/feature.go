@@ -28,6 +28,10 @@ const (
 	FeatureAvailable  = "*21"
 	FeaturePause      = "*22"
 	FeatureEndWrapUp  = "*23"
+	// FeatureState, as a MESSAGE only, asks for the agent's state: the
+	// 200's text/plain body is "available", "paused: REASON", "wrap-up",
+	// "on-call", "reserved", "unreachable" or "logged-out".
+	FeatureState = "*20"
 	featureToneLength = 700 * time.Millisecond
 )
 
@@ -97,7 +101,7 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	code := req.Recipient.User
-	if !IsFeatureCode(code) {
+	if !IsFeatureCode(code) && code != FeatureState {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotFound, "Not Found", nil))
 		return
 	}
@@ -110,8 +114,19 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+	defer cancel()
+	if code == FeatureState {
+		state, err := s.agentState(ctx, acd.AgentID(user))
+		if err != nil {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusInternalServerError, "Server Internal Error: "+reasonPhrase(err), nil))
+			return
+		}
+		res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", []byte(state))
+		res.AppendHeader(sip.NewHeader("Content-Type", "text/plain"))
+		_ = tx.Respond(res)
+		return
+	}
 	err := s.applyFeature(ctx, acd.AgentID(user), code)
-	cancel()
 	log := s.log.With().Str("agent", user).Str("feature", code).Logger()
 	switch {
 	case errors.Is(err, errUnknownFeature):
@@ -123,6 +138,24 @@ func (s *Server) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		log.Info().Msg("feature code applied")
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
 	}
+}
+
+// agentState is what FeatureState answers.
+func (s *Server) agentState(ctx context.Context, id acd.AgentID) (string, error) {
+	agents, err := s.router.Agents(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range agents {
+		if a.ID != id {
+			continue
+		}
+		if a.State == acd.Paused {
+			return "paused: " + a.Pause, nil
+		}
+		return a.State.String(), nil
+	}
+	return "", acd.ErrNotFound
 }
 
 // reasonPhrase makes err fit a reason phrase: one line, printable ASCII.

@@ -43,7 +43,8 @@ type Router interface {
 	RetryCallback(ctx context.Context, call acd.CallID, agent acd.AgentID, at time.Time) error
 	GiveUpCallback(ctx context.Context, call acd.CallID) error
 	SetPresence(ctx context.Context, agent acd.AgentID, p acd.Presence) error
-	// For feature codes dialled by agents.
+	// For feature codes dialled by agents, and the state they ask for.
+	Agents(ctx context.Context) ([]acd.Agent, error)
 	SetPause(ctx context.Context, agent acd.AgentID, reason string) error
 	EndWrapUp(ctx context.Context, agent acd.AgentID) error
 }

@@ -151,7 +151,7 @@ func TestBrowserAgentDesktop(t *testing.T) {
 
 	sippMedia := freeUDPPortBlock(t, 4)
 	atMember := captureRTP(t, ctx, sippMedia)
-	const talk = 10 * time.Second
+	const talk = 12 * time.Second
 	member := startSIPpMember(t, ctx, SIPpOpts{Target: server, Service: "100", Talk: talk, MediaPort: sippMedia})
 	waitStep("answered")
 	answeredAt := time.Now()

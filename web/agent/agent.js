@@ -4,8 +4,8 @@
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
-  const cw = window.callwerk = { registered: false, callState: 'idle', lastState: '', error: '', session: null };
-  let ua = null, cfg = null, session = null;
+  const cw = window.callwerk = { registered: false, callState: 'idle', state: '', error: '', session: null };
+  let ua = null, cfg = null, session = null, poll = null;
 
   function setReg(text, cls) { const r = $('reg'); r.textContent = text; r.className = 'pill ' + cls; }
   function show(id, on) { $(id).hidden = !on; }
@@ -40,7 +40,11 @@
     });
     ua.on('connecting', () => setReg('connecting', 'warn'));
     ua.on('disconnected', () => { cw.registered = false; setReg('reconnecting', 'warn'); });
-    ua.on('registered', () => { cw.registered = true; cw.error = ''; setReg('signed in as ' + agent, 'on'); show('signin', false); show('desk', true); });
+    ua.on('registered', () => {
+      cw.registered = true; cw.error = ''; setReg('signed in as ' + agent, 'on'); show('signin', false); show('desk', true);
+      refreshState(); // after a reconnect too: the node's word, not the page's memory
+      if (!poll) poll = setInterval(refreshState, 5000);
+    });
     ua.on('unregistered', () => { cw.registered = false; setReg('signed out', 'off'); });
     ua.on('registrationFailed', (e) => {
       cw.registered = false; cw.error = e.cause;
@@ -59,10 +63,10 @@
     $('in-waited').textContent = isNaN(waited) ? '' : Math.floor(waited / 60) + ' min ' + (waited % 60) + ' s';
     setCall('ringing');
     s.on('peerconnection', (e) => attachAudio(e.peerconnection));
-    s.on('confirmed', () => { if (s.connection) attachAudio(s.connection); setCall('talking'); });
+    s.on('confirmed', () => { if (s.connection) attachAudio(s.connection); setCall('talking'); setTimeout(refreshState, 300); });
     s.on('hold', () => setCall('held'));
     s.on('unhold', () => setCall('talking'));
-    const end = () => { if (session === s) { session = cw.session = null; setCall('idle'); } };
+    const end = () => { if (session === s) { session = cw.session = null; setCall('idle'); setTimeout(refreshState, 300); } };
     s.on('ended', end); s.on('failed', end);
     if ($('autoanswer').checked) answer();
   }
@@ -73,12 +77,23 @@
 
   function answer() { if (session && cw.callState === 'ringing') session.answer(mediaOptions); }
 
+  // The agent's state as the node has it (MESSAGE to *20).
+  function refreshState() {
+    if (!ua || !cw.registered) return;
+    ua.sendMessage('sip:*20@' + cfg.domain, 'state', {
+      contentType: 'text/plain',
+      eventHandlers: { succeeded: (e) => { cw.state = String((e.response && e.response.body) || '').trim(); $('state').textContent = cw.state; } },
+    });
+  }
+
+  // A state change by feature code (MESSAGE), then the state as it now is.
   function feature(code, label) {
+    $('state-note').textContent = '';
     ua.sendMessage('sip:' + code + '@' + cfg.domain, label, {
       contentType: 'text/plain',
       eventHandlers: {
-        succeeded: () => { cw.lastState = label; $('state').textContent = label; },
-        failed: (e) => { $('state').textContent = label + ' refused: ' + ((e.response && e.response.reason_phrase) || e.cause); },
+        succeeded: refreshState,
+        failed: (e) => { $('state-note').textContent = label + ' refused: ' + ((e.response && e.response.reason_phrase) || e.cause); },
       },
     });
   }
@@ -99,7 +114,11 @@
     e.preventDefault(); $('signin-error').textContent = '';
     signIn($('agent').value.trim(), $('password').value);
   });
-  $('signout').addEventListener('click', () => { if (ua) { ua.stop(); ua = null; } show('desk', false); show('signin', true); });
+  $('signout').addEventListener('click', () => {
+    if (poll) { clearInterval(poll); poll = null; }
+    if (ua) { ua.stop(); ua = null; }
+    show('desk', false); show('signin', true);
+  });
   $('available').addEventListener('click', () => feature('*21', 'available'));
   $('pause').addEventListener('click', () => { const o = $('reason').selectedOptions[0]; feature('*22' + o.value, 'paused: ' + o.textContent); });
   $('endwrapup').addEventListener('click', () => feature('*23', 'wrap-up ended'));

@@ -35,6 +35,7 @@ const step = (name) => console.log('STEP ' + name);
     await page.fill('#password', password);
     await page.click('#signin-button');
     await waitFor(() => window.callwerk.registered);
+    await waitFor(() => window.callwerk.state === 'available'); // as the node has it
     await shot('signed-in');
     step('registered');
 
@@ -48,6 +49,7 @@ const step = (name) => console.log('STEP ' + name);
     await page.click('#answer');
     await waitFor(() => window.callwerk.callState === 'talking');
     step('answered');
+    await waitFor(() => window.callwerk.state === 'on-call');
     await page.waitForTimeout(2000);
     await shot('talking');
     result.before_hold = await page.evaluate(() => window.callwerk.stats());
@@ -65,10 +67,10 @@ const step = (name) => console.log('STEP ' + name);
     step('ended');
     await page.waitForTimeout(1500); // the queue's wrap-up time
     await page.click('#pause');
-    await waitFor(() => window.callwerk.lastState.startsWith('paused'));
+    await waitFor(() => window.callwerk.state.startsWith('paused: '));
     await shot('paused');
     await page.click('#available');
-    await waitFor(() => window.callwerk.lastState === 'available');
+    await waitFor(() => window.callwerk.state === 'available');
     await shot('after-call');
     step('available');
   } catch (e) {
