@@ -25,13 +25,13 @@ import (
 // like a REGISTER). Callwerk answers, plays a short rising confirmation or a
 // low error tone, and hangs up.
 const (
-	FeatureAvailable  = "*21"
-	FeaturePause      = "*22"
-	FeatureEndWrapUp  = "*23"
+	FeatureAvailable = "*21"
+	FeaturePause     = "*22"
+	FeatureEndWrapUp = "*23"
 	// FeatureState, as a MESSAGE only, asks for the agent's state: the
 	// 200's text/plain body is "available", "paused: REASON", "wrap-up",
 	// "on-call", "reserved", "unreachable" or "logged-out".
-	FeatureState = "*20"
+	FeatureState      = "*20"
 	featureToneLength = 700 * time.Millisecond
 )
 
