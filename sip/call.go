@@ -751,7 +751,7 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 		case <-t.C:
 		}
 	}
-	req, kind, err := c.agentRequest(tg)
+	req, kind, fwd, err := c.agentRequest(tg)
 	if err != nil {
 		return nil, kind, err
 	}
@@ -768,22 +768,31 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 	}
 	req.SetBody(media.BuildSDP(p))
 	req.AppendHeader(contentTypeSDP())
+	fromUser, toUser := "callwerk", string(tg.Agent)
+	var opts sipgo.AnswerOptions
+	if fwd != nil { // the carrier sees the hotline calling the number
+		fromUser, toUser = fwd.Trunk.From, fwd.Number
+		opts.Username, opts.Password = fwd.Trunk.Username, fwd.Trunk.Password
+	}
 	from := &sip.FromHeader{
 		DisplayName: "Callwerk " + c.queue,
-		Address:     sip.Uri{Scheme: "sip", User: "callwerk", Host: c.s.dialog.ContactHDR.Address.Host},
+		Address:     sip.Uri{Scheme: "sip", User: fromUser, Host: c.s.dialog.ContactHDR.Address.Host},
 		Params:      sip.NewParams(),
 	}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
 	to := req.Recipient
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: string(tg.Agent), Host: to.Host, Port: to.Port}})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: toUser, Host: to.Host, Port: to.Port}})
 
 	// What the clerk's phone or desktop shows before answering: the queue,
 	// how long the member has waited, and the number's last digits.
-	req.AppendHeader(sip.NewHeader("X-Callwerk-Queue", c.queue))
-	req.AppendHeader(sip.NewHeader("X-Callwerk-Waited", strconv.Itoa(int(time.Since(c.started)/time.Second))))
-	if c.member != nil {
-		req.AppendHeader(sip.NewHeader("X-Callwerk-Caller", maskNumber(c.member.InviteRequest.From().Address.User)))
+	// Not to a carrier: what the call is about stays in the house.
+	if fwd == nil {
+		req.AppendHeader(sip.NewHeader("X-Callwerk-Queue", c.queue))
+		req.AppendHeader(sip.NewHeader("X-Callwerk-Waited", strconv.Itoa(int(time.Since(c.started)/time.Second))))
+		if c.member != nil {
+			req.AppendHeader(sip.NewHeader("X-Callwerk-Caller", maskNumber(c.member.InviteRequest.From().Address.User)))
+		}
 	}
 	c.log.Info().Str("agent", string(tg.Agent)).Str("via_node", tg.Peer).Msg("ringing agent")
 	dlg, err := c.s.dialog.WriteInvite(ctx, req)
@@ -792,7 +801,6 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 	}
 	sipCallID := req.CallID().Value()
 	c.s.calls.put(sipCallID, c)
-	var opts sipgo.AnswerOptions
 	if tg.Peer != "" {
 		// A node answers 100 at once; one that does not is gone: do not
 		// let the offer ring into nothing for the whole ring timeout.
@@ -832,18 +840,22 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 }
 
 // agentRequest starts the INVITE that rings an agent: to the newest
-// registered device, or through the node it registered with. It reports
+// registered device, or through the node it registered with, or to the
+// number a forwarded agent is reached at (with the Forward). It reports
 // the media the device is to be offered (mediaFor); through a node the
 // offer is plain, and that node refuses it for an agent outside the
 // trusted networks.
-func (c *call) agentRequest(tg acd.Target) (*sip.Request, mediaKind, error) {
+func (c *call) agentRequest(tg acd.Target) (*sip.Request, mediaKind, *Forward, error) {
+	if f, ok := c.s.cfg.Forwards[string(tg.Agent)]; ok {
+		return c.s.forwardRequest(f), plainRTP, &f, nil
+	}
 	if tg.Peer != "" {
 		req, err := c.s.peerRequest(tg.Peer, string(tg.Agent))
-		return req, plainRTP, err
+		return req, plainRTP, nil, err
 	}
 	bindings := c.s.loc.Lookup(string(tg.Agent))
 	if len(bindings) == 0 {
-		return nil, plainRTP, errors.New("no registered device")
+		return nil, plainRTP, nil, errors.New("no registered device")
 	}
 	b := bindings[0]
 	req := sip.NewRequest(sip.INVITE, *b.Contact.Clone())
@@ -852,7 +864,7 @@ func (c *call) agentRequest(tg acd.Target) (*sip.Request, mediaKind, error) {
 	if ct := c.s.contactFor(b.Transport); ct != nil {
 		req.AppendHeader(ct)
 	}
-	return req, mediaFor(b), nil
+	return req, mediaFor(b), nil, nil
 }
 
 // endOffer reports a failed offer: nothing if the member left meanwhile

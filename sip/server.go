@@ -90,6 +90,9 @@ type Config struct {
 	Trunks   []netip.Prefix    // sources whose INVITEs are member calls
 	Numbers  map[string]Number // by dialled number (Request-URI user part)
 	Agents   map[string]string // agent ID -> digest password
+	// Forwards are the agents reached at a phone number over a trunk
+	// instead of a registered phone: always present while the node runs.
+	Forwards map[string]Forward
 	NonceKey []byte            // signs digest nonces; empty = random
 	// PauseReasons are the reasons *22N picks from (N from 1).
 	PauseReasons []string
@@ -358,6 +361,9 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 		}()
 	}
+	actx, cancel := context.WithTimeout(ctx, ByeTimeout)
+	s.announceForwards(actx)
+	cancel()
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	wg.Add(1)
 	go func() { defer wg.Done(); s.loc.Run(sweepCtx) }()

@@ -532,6 +532,14 @@ func loadPrompts(cfg *config.Config, sc *sip.Config) error {
 				From: o.From, Username: o.Username, Password: o.Password}
 		}
 	}
+	for _, ag := range cfg.Agents {
+		if f := ag.Forward; f != nil {
+			if sc.Forwards == nil {
+				sc.Forwards = make(map[string]sip.Forward)
+			}
+			sc.Forwards[ag.ID] = sip.Forward{Number: f.Number, Trunk: outbound[f.Trunk]}
+		}
+	}
 	sc.Queues = make(map[string]sip.QueueMedia, len(cfg.Queues))
 	for _, q := range cfg.Queues {
 		qm := sip.QueueMedia{First: q.AnnounceFirst.D(), Every: q.AnnounceEvery.D(),

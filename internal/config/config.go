@@ -449,6 +449,15 @@ type Agent struct {
 	Password string         `yaml:"password"`         // digest password, at least 8 characters; never logged or printed
 	Queues   []string       `yaml:"queues"`           // names of configured queues; at least one
 	Skills   map[string]int `yaml:"skills,omitempty"` // skill -> level 1..5 (5 = expert)
+	// Forward, if set, reaches the agent at a phone number over a trunk
+	// instead of a registered phone (a clerk at home on their own line).
+	Forward *Forward `yaml:"forward,omitempty"`
+}
+
+// Forward is where a forwarded agent's calls go.
+type Forward struct {
+	Number string `yaml:"number"` // E.164: +4917612345678
+	Trunk  string `yaml:"trunk"`  // a trunk with outbound set
 }
 
 // DefaultDigestAlgorithms is the RFC 8760 order: SHA-256 first, MD5 for

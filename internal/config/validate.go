@@ -62,6 +62,7 @@ func (c *Config) Validate() error {
 	hours := v.hours(c.Hours)
 	v.numbers(c.Numbers, queues, menus, hours)
 	v.agents(c.Agents, queues)
+	v.forwards(c.Agents, c.Trunks)
 	v.pauseReasons(c.PauseReasons)
 	return errors.Join(v.errs...)
 }
@@ -740,6 +741,29 @@ func (v *validator) agents(as []Agent, queues map[string]bool) {
 			v.queueRef(qp, q, queues)
 		}
 		v.skills(path+".skills", a.Skills)
+	}
+}
+
+// forwards checks the agents' forwarding against the trunks.
+func (v *validator) forwards(as []Agent, ts []Trunk) {
+	for i, a := range as {
+		f := a.Forward
+		if f == nil {
+			continue
+		}
+		path := fmt.Sprintf("agents[%d].forward", i)
+		if !e164RE.MatchString(f.Number) {
+			v.add(path+".number", "must be an international number: +, country code, up to 15 digits (got %q)", f.Number)
+		}
+		ti := slices.IndexFunc(ts, func(t Trunk) bool { return t.Name == f.Trunk })
+		switch {
+		case f.Trunk == "":
+			v.add(path+".trunk", "must name the trunk the agent's calls go out over")
+		case ti < 0:
+			v.add(path+".trunk", "no trunk named %q", f.Trunk)
+		case ts[ti].Outbound == nil:
+			v.add(path+".trunk", "trunk %q has no outbound: set trunks[%d].outbound", f.Trunk, ti)
+		}
 	}
 }
 

@@ -337,6 +337,15 @@ func TestValidateRouting(t *testing.T) {
 		{"reject backoff too long", func(c *Config) { c.Queues[0].RejectBackoff = Duration(time.Hour) }, "queues[0].reject_backoff", "between 0s and 300s (got 1h)"},
 		{"reserved pause reason", func(c *Config) { c.PauseReasons = []string{"lunch", "no-answer"} }, "pause_reasons[1]", "reserved"},
 		{"duplicate pause reason", func(c *Config) { c.PauseReasons = []string{"lunch", "lunch"} }, "pause_reasons[1]", "duplicate"},
+		{"forward to a national number", func(c *Config) {
+			c.Agents[0].Forward = &Forward{Number: "017612345678", Trunk: "local"}
+		}, "agents[0].forward.number", "international number"},
+		{"forward over no trunk", func(c *Config) {
+			c.Agents[0].Forward = &Forward{Number: "+4917612345678", Trunk: "nope"}
+		}, "agents[0].forward.trunk", `no trunk named "nope"`},
+		{"forward over a trunk without outbound", func(c *Config) {
+			c.Agents[0].Forward = &Forward{Number: "+4917612345678", Trunk: "local"}
+		}, "agents[0].forward.trunk", `trunk "local" has no outbound`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
