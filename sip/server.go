@@ -84,16 +84,16 @@ type Config struct {
 	Listeners []Listener
 	// TLS is the server configuration of the tls and wss listeners
 	// (TLSConfig); required if there are any.
-	TLS      *tls.Config
-	Realm    string
-	Digest   []string          // challenge algorithms, most preferred first; empty: DefaultAlgorithms
-	Trunks   []netip.Prefix    // sources whose INVITEs are member calls
-	Numbers  map[string]Number // by dialled number (Request-URI user part)
-	Agents   map[string]string // agent ID -> digest password
+	TLS     *tls.Config
+	Realm   string
+	Digest  []string          // challenge algorithms, most preferred first; empty: DefaultAlgorithms
+	Trunks  []netip.Prefix    // sources whose INVITEs are member calls
+	Numbers map[string]Number // by dialled number (Request-URI user part)
+	Agents  map[string]string // agent ID -> digest password
 	// Forwards are the agents reached at a phone number over a trunk
 	// instead of a registered phone: always present while the node runs.
 	Forwards map[string]Forward
-	NonceKey []byte            // signs digest nonces; empty = random
+	NonceKey []byte // signs digest nonces; empty = random
 	// PauseReasons are the reasons *22N picks from (N from 1).
 	PauseReasons []string
 
