@@ -285,7 +285,6 @@ func (l *Leg) Close() error {
 		other.out.swapActive(end.id, 0) // unless the peer is playing: then its player keeps the stream
 		l.out.setActive(0)
 	}
-	delete(r.legs, l)
 	r.mu.Unlock()
 
 	l.closeWebRTC() // after closed is set: AcceptWebRTC starts no handshake from now on
@@ -293,6 +292,10 @@ func (l *Leg) Close() error {
 	l.readers.Wait()
 	r.pool.release(l.port)
 	st := l.Stats()
+	r.mu.Lock()
+	delete(r.legs, l) // with its final counters into gone, so Relay.Stats never goes back
+	r.gone.add(st)
+	r.mu.Unlock()
 	l.log.Debug().
 		Uint64("rx", st.RxPackets).Uint64("tx", st.TxPackets).Uint64("dropped", st.Dropped).
 		Uint64("played", st.PlayedFrames).Uint64("rtcp", st.RTCPPackets).

@@ -31,6 +31,35 @@ type Relay struct {
 	mu     sync.Mutex
 	legs   map[*Leg]struct{}
 	closed bool
+	gone   LegStats // the counters of the legs closed so far, under mu
+}
+
+// RelayStats are the relay's counters: the open legs, and the packets of
+// all legs since start (open and closed).
+type RelayStats struct {
+	Legs int
+	LegStats
+}
+
+// Stats sums the counters of every leg since the relay started.
+func (r *Relay) Stats() RelayStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := RelayStats{Legs: len(r.legs), LegStats: r.gone}
+	for l := range r.legs {
+		st.add(l.Stats())
+	}
+	return st
+}
+
+func (s *LegStats) add(o LegStats) {
+	s.RxPackets += o.RxPackets
+	s.TxPackets += o.TxPackets
+	s.Dropped += o.Dropped
+	s.PlayedFrames += o.PlayedFrames
+	s.RTCPPackets += o.RTCPPackets
+	s.RTCPSent += o.RTCPSent
+	s.Unauthentic += o.Unauthentic
 }
 
 // Option configures a Relay.

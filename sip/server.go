@@ -152,14 +152,15 @@ const (
 
 // Server is the SIP edge.
 type Server struct {
-	cfg     Config
-	log     zerolog.Logger
-	pseudo  *pseudo.Pseudonymizer
-	dtls    *media.DTLSIdentity // the certificate of this node's WebRTC legs
-	router  Router
-	relay   Relay
-	hold    *media.Source
-	prompts Prompts
+	cfg      Config
+	log      zerolog.Logger
+	pseudo   *pseudo.Pseudonymizer
+	dtls     *media.DTLSIdentity // the certificate of this node's WebRTC legs
+	counters messageCounters     // SIP messages in and out, for /metrics
+	router   Router
+	relay    Relay
+	hold     *media.Source
+	prompts  Prompts
 
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
@@ -276,10 +277,11 @@ type bound struct {
 func (s *Server) bind() error {
 	for _, l := range s.cfg.Listeners {
 		if l.Network == "udp" {
-			c, err := net.ListenPacket("udp", l.Addr)
+			raw, err := net.ListenPacket("udp", l.Addr)
 			if err != nil {
 				return fmt.Errorf("sip: listen udp %s: %w", l.Addr, err)
 			}
+			c := countingPacketConn{raw, &s.counters}
 			s.conns = append(s.conns, bound{"udp", c})
 			s.udp[c.LocalAddr().String()] = c
 			s.addrs = append(s.addrs, Listener{"udp", c.LocalAddr().String()})

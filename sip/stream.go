@@ -333,6 +333,7 @@ func (c *streamConn) refuse(msg []byte, v Verdict) {
 }
 
 func (c *streamConn) write(p []byte) (int, error) {
+	c.l.s.counters.count(p, true)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return c.Conn.Write(p)
@@ -419,6 +420,7 @@ func frame(b []byte, max int) (int, Verdict) {
 // get no answer. A message it does not admit is dropped; a stream it came
 // on is closed.
 func (s *Server) admitted(src netip.Addr, msg []byte) bool {
+	s.counters.count(msg, false)
 	if ok, banned := s.flood.Allow(src); !ok {
 		if banned {
 			s.logBan(src)

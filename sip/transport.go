@@ -228,6 +228,13 @@ func (c *msgConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// Write counts the SIP messages sipgo writes (the WebSocket frame header
+// comes in a write of its own and is not counted).
+func (c *msgConn) Write(p []byte) (int, error) {
+	c.l.s.counters.count(p, true)
+	return c.Conn.Write(p)
+}
+
 func (c *msgConn) Close() error {
 	err := c.Conn.Close()
 	c.closeOnce.Do(func() {

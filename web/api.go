@@ -47,6 +47,7 @@ type API struct {
 	numbers      Numbers
 	token        []byte
 	pauseReasons []string
+	node         Node // for /metrics; nil: queue figures only
 	log          zerolog.Logger
 }
 
@@ -75,6 +76,7 @@ func (a *API) routes() []route {
 		{"GET /api/v1/numbers", a.listNumbers, false},
 		{"POST /api/v1/numbers/{number}/emergency", a.emergency, false},
 		{"GET /api/v1/openapi.json", serveOpenAPI, true},
+		{"GET /metrics", a.metrics, false}, // Prometheus: scrape with the token as bearer_token
 		// Go's profiler, for operators and the load tool's memory figures:
 		// behind the API token, like everything that is not a health check.
 		{"GET /debug/pprof/", pprof.Index, false},

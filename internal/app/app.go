@@ -194,13 +194,22 @@ func New(cfg *config.Config, log zerolog.Logger, opts ...Option) (*App, error) {
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	if cfg.HTTP.APIToken != "" {
-		web.NewAPI(a.acd, a.kpis, a, cfg.HTTP.APIToken, cfg.PauseReasons, log.With().Str("component", "api").Logger()).Register(mux)
+		web.NewAPI(a.acd, a.kpis, a, cfg.HTTP.APIToken, cfg.PauseReasons, log.With().Str("component", "api").Logger()).
+			WithNode(nodeFigures{a}).Register(mux)
 	}
 	mux.Handle("GET /agent/", web.AgentDesktop(a.agentDesktop(cfg)))
 	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ok = true
 	return a, nil
 }
+
+// nodeFigures is what /metrics reads of the node.
+type nodeFigures struct{ a *App }
+
+func (n nodeFigures) MessageCounts() sip.MessageCounts { return n.a.sip.MessageCounts() }
+func (n nodeFigures) ActiveCalls() int                 { return n.a.sip.ActiveCalls() }
+func (n nodeFigures) Registrations() (int, int)        { return n.a.sip.Location().Count() }
+func (n nodeFigures) RelayStats() media.RelayStats     { return n.a.relay.Stats() }
 
 // agentDesktop is what the agent desktop needs of the node: its wss (or
 // else ws) listener for the browser's SIP stack.
