@@ -971,6 +971,33 @@ func (a *ACD) Transfer(ctx context.Context, call CallID, queue string, agent Age
 	return a.complete(ctx, call, agent, Event{Type: "call.transferred", Queue: queue, Target: target})
 }
 
+// Handover moves agent from's connected call to agent to (attended
+// transfer): to, who must be available, is on the call at once under a new
+// fence, and from wraps up as after any call. The events are
+// call.handover (from, with to as Target) and call.connected (to). If to
+// cannot take the call (not available, or the store is unreachable),
+// nothing changes and from keeps it.
+func (a *ACD) Handover(ctx context.Context, call CallID, queue string, from, to AgentID) error {
+	now := a.clock.Now()
+	a.mu.Lock()
+	fence := a.fences[call]
+	a.mu.Unlock()
+	next := fence + 1
+	ag, err := a.updateAgent(ctx, to, func(g *Agent) error { return TakeOver(g, call, a.node, next, now) })
+	if err != nil {
+		return fmt.Errorf("hand %s over to %s: %w", call, to, err)
+	}
+	a.mu.Lock()
+	a.fences[call] = next
+	a.mu.Unlock()
+	if err := a.wrapUp(ctx, call, from, fence, Event{Time: now, Type: "call.handover", Queue: queue, Target: string(to)}); err != nil {
+		a.log.Warn().Err(err).Msg("handover: wrap-up of the agent who handed over")
+	}
+	a.events.Emit(Event{Time: now, Type: "call.connected", Queue: queue, Agent: to, Call: call})
+	a.emitAgent(&ag, now)
+	return nil
+}
+
 // complete ends agent's connected call and emits ev (its type, queue and
 // details) for it.
 func (a *ACD) complete(ctx context.Context, call CallID, agent AgentID, ev Event) error {

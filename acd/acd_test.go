@@ -555,3 +555,36 @@ func byCaller(ev acd.Event) acd.Event {
 	ev.HangupBy = acd.HangupCaller
 	return ev
 }
+
+// Attended transfer: a1 hands its connected call to a2. A paused a2 cannot
+// take it and nothing changes; an available a2 is on the call at once
+// under a new fence, a1 wraps up, and the call completes with a2.
+func TestACDHandover(t *testing.T) {
+	h := newHarness(t)
+	h.online("a1", sales.Name)
+	ch := h.enqueue("c1", sales.Name)
+	h.expectOffer(ch, "c1", sales, "a1")
+	require.NoError(t, h.acd.Connect(h.ctx, "c1", "a1"))
+	h.rec.expect(t, callEv("call.connected", sales.Name, "a1", "c1"), agentEv("a1", acd.OnCall))
+	h.online("a2", sales.Name)
+	require.NoError(t, h.acd.SetPause(h.ctx, "a2", "lunch"))
+	paused := agentEv("a2", acd.Paused)
+	paused.Reason = "lunch"
+	h.rec.expect(t, paused)
+
+	require.ErrorIs(t, h.acd.Handover(h.ctx, "c1", sales.Name, "a1", "a2"), acd.ErrConflict)
+	assert.Equal(t, acd.OnCall, h.agent("a1").State, "a1 keeps the call")
+	require.NoError(t, h.acd.SetPause(h.ctx, "a2", ""))
+	h.rec.expect(t, agentEv("a2", acd.Available))
+
+	require.NoError(t, h.acd.Handover(h.ctx, "c1", sales.Name, "a1", "a2"))
+	handover := callEv("call.handover", sales.Name, "a1", "c1")
+	handover.Target = "a2"
+	h.rec.expect(t, handover, agentEv("a1", acd.WrapUp), callEv("call.connected", sales.Name, "a2", "c1"), agentEv("a2", acd.OnCall))
+	a2 := h.agent("a2")
+	assert.Equal(t, acd.CallID("c1"), a2.Call)
+	assert.Equal(t, 1, a2.Answered)
+	assert.Equal(t, acd.WrapUp, h.agent("a1").State)
+	require.NoError(t, h.acd.Complete(h.ctx, "c1", sales.Name, "a2", acd.HangupCaller))
+	h.rec.expect(t, byCaller(callEv("call.completed", sales.Name, "a2", "c1")), agentEv("a2", acd.WrapUp))
+}

@@ -85,7 +85,7 @@ func (SystemClock) AfterFunc(d time.Duration, f func()) func() bool {
 // queue event. Numbers never appear in events.
 type Event struct {
 	Time   time.Time `json:"time"`
-	Type   string    `json:"type"` // "agent.state", "call.enqueued", "call.offered", "call.noanswer", "call.rejected", "call.connected", "call.completed", "call.abandoned", "call.overflowed", "call.timeout", "call.exitempty", "call.transferred", "call.callback", "call.callbackretry", "call.callbackfailed"
+	Type   string    `json:"type"` // "agent.state", "call.enqueued", "call.offered", "call.noanswer", "call.rejected", "call.connected", "call.completed", "call.abandoned", "call.overflowed", "call.timeout", "call.exitempty", "call.transferred", "call.handover", "call.callback", "call.callbackretry", "call.callbackfailed"
 	Queue  string    `json:"queue,omitempty"`
 	Agent  AgentID   `json:"agent,omitempty"`
 	Call   CallID    `json:"call,omitempty"`
@@ -94,7 +94,8 @@ type Event struct {
 	// HangupBy says who ended a completed call: "caller" or "agent" ("" if
 	// neither, e.g. a shutdown).
 	HangupBy string `json:"hangup_by,omitempty"`
-	// Target is the queue a call.overflowed or call.transferred call moved to.
+	// Target is the queue a call.overflowed or call.transferred call moved
+	// to, or the agent a call.handover call went to.
 	Target string `json:"target,omitempty"`
 }
 

@@ -12,6 +12,7 @@ import (
 //	logged-out --register--> available (or paused, if a pause was set)
 //	available <--pause/unpause--> paused
 //	available --Reserve--> reserved --Connect--> on-call --StartWrapUp--> wrap-up --EndWrapUp--> free
+//	available --TakeOver--> on-call (a colleague's call, handed over)
 //	reserved --Unreserve--> free (no answer: a miss, auto-pause after max_misses; rejected: a back-off)
 //	available/paused --registration expired--> unreachable --register--> free
 //	any idle state --unregister--> logged-out
@@ -105,6 +106,20 @@ func Connect(a *Agent, id CallID, now time.Time) error {
 		return ErrConflict
 	}
 	a.State, a.Since = OnCall, now
+	a.Answered++
+	a.Misses = 0
+	return nil
+}
+
+// TakeOver gives agent a the connected call id under fence, handed over
+// by a colleague (attended transfer): the agent must be available, as for
+// an offer, and is on the call at once.
+func TakeOver(a *Agent, id CallID, node string, fence uint64, now time.Time) error {
+	if a.State != Available || a.Call != "" {
+		return ErrConflict
+	}
+	a.State, a.Since, a.Call = OnCall, now, id
+	a.CallNode, a.Fence = node, fence
 	a.Answered++
 	a.Misses = 0
 	return nil
