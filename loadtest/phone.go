@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -240,6 +241,25 @@ func (c *AgentCall) Transfer(ctx context.Context, number string) (*sip.Response,
 	req.SetDestination(inv.Source())
 	req.SetTransport(inv.Transport())
 	req.AppendHeader(sip.NewHeader("Refer-To", fmt.Sprintf("<sip:%s@%s>", number, target.Host)))
+	req.AppendHeader(sip.NewHeader("Referred-By", fmt.Sprintf("<sip:%s@%s>", inv.To().Address.User, target.Host)))
+	return c.dialog.Do(ctx, req)
+}
+
+// TransferTo makes an attended transfer (RFC 5589) of this call to the
+// colleague the phone consulted in consult: a REFER whose Refer-To names
+// the colleague and replaces the consultation's dialog (RFC 3891). The
+// server hangs up both of the phone's calls when it is done.
+func (c *AgentCall) TransferTo(ctx context.Context, colleague string, consult *MemberCall) (*sip.Response, error) {
+	inv := c.dialog.InviteRequest
+	target := inv.Contact().Address
+	cd := consult.dialog
+	toTag, _ := cd.InviteResponse.To().Params.Get("tag")
+	fromTag, _ := cd.InviteRequest.From().Params.Get("tag")
+	replaces := url.QueryEscape(fmt.Sprintf("%s;to-tag=%s;from-tag=%s", cd.InviteRequest.CallID().Value(), toTag, fromTag))
+	req := sip.NewRequest(sip.REFER, *target.Clone())
+	req.SetDestination(inv.Source())
+	req.SetTransport(inv.Transport())
+	req.AppendHeader(sip.NewHeader("Refer-To", fmt.Sprintf("<sip:%s@%s?Replaces=%s>", colleague, target.Host, replaces)))
 	req.AppendHeader(sip.NewHeader("Referred-By", fmt.Sprintf("<sip:%s@%s>", inv.To().Address.User, target.Host)))
 	return c.dialog.Do(ctx, req)
 }

@@ -45,6 +45,7 @@ type call struct {
 	agentLeg atomic.Pointer[media.Leg] // set once the agent answered; read by onReInvite
 	agentDlg atomic.Pointer[sipgo.DialogClientSession]
 	transfer chan string   // queue the agent transferred the call to (REFER), for talk
+	handover chan handover // a consultation the agent transferred the call into (REFER with Replaces), for talk
 	holds    chan hold     // hold and resume from re-INVITEs, for talk
 	talking  atomic.Bool   // talk runs: hold changes are taken
 	closed   *media.Source // the number is closed: play this and hang up
@@ -102,6 +103,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.onFeature(req, tx)
 		return
 	}
+	if _, hotline := s.cfg.Numbers[req.Recipient.User]; !hotline {
+		if _, agent := s.cfg.Agents[req.Recipient.User]; agent {
+			s.onConsult(req, tx) // an agent calls a colleague
+			return
+		}
+	}
 	if !s.trunkSource(req.Source()) {
 		respond(sip.StatusForbidden, "Forbidden: not a trunk")
 		return
@@ -130,7 +137,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := &call{
 		id: newCallID(), s: s, queue: num.Queue, early: num.Early, prio: num.Priority,
 		codec: codec, telPT: offer.TelEventPT, started: time.Now(), menu: num.Menu, keys: make(chan byte, 8), holds: make(chan hold, 4),
-		transfer: make(chan string, 1),
+		transfer: make(chan string, 1), handover: make(chan handover, 1),
 	}
 	lc := s.log.With().
 		Str("call_id", string(c.id)).
@@ -857,14 +864,8 @@ func (c *call) agentRequest(tg acd.Target) (*sip.Request, mediaKind, *Forward, e
 	if len(bindings) == 0 {
 		return nil, plainRTP, nil, errors.New("no registered device")
 	}
-	b := bindings[0]
-	req := sip.NewRequest(sip.INVITE, *b.Contact.Clone())
-	req.SetTransport(b.Transport)
-	req.SetDestination(b.Source)
-	if ct := c.s.contactFor(b.Transport); ct != nil {
-		req.AppendHeader(ct)
-	}
-	return req, mediaFor(b), nil, nil
+	req, kind := c.s.bindingInvite(bindings[0])
+	return req, kind, nil, nil
 }
 
 // endOffer reports a failed offer: nothing if the member left meanwhile
@@ -902,10 +903,10 @@ func (c *call) offerFailed(agent acd.AgentID, o acd.Outcome) {
 
 // talk connects member and agent and waits for either to hang up.
 func (c *call) talk(ctx context.Context) error {
-	dlg := c.agentDlg.Load()
-	defer c.s.calls.drop(dlg.InviteRequest.CallID().Value())
+	dlg := c.agentDlg.Load() // the agent's, until a handover makes it the colleague's
+	defer func() { c.s.calls.drop(dlg.InviteRequest.CallID().Value()) }()
 	agentLeg := c.agentLeg.Load()
-	defer agentLeg.Close()
+	defer func() { agentLeg.Close() }()
 	bg, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 	err := c.s.router.Connect(bg, c.id, c.agent)
 	cancel()
@@ -983,6 +984,15 @@ func (c *call) talk(ctx context.Context) error {
 		case <-dlg.Context().Done():
 			reason, by = errAgentHangup, acd.HangupAgent
 			c.release(sip.StatusServiceUnavailable)
+		case h := <-c.handover:
+			err := c.handOver(h, &dlg, &agentLeg)
+			h.result <- err
+			if err != nil {
+				c.log.Info().Err(err).Msg("attended transfer refused")
+			} else {
+				held, armed = [2]bool{}, time.Now() // the bridge replaced the music
+			}
+			continue
 		case target := <-c.transfer:
 			c.endTransferredLeg(dlg)
 			bg, cancel := context.WithTimeout(context.Background(), ByeTimeout)
@@ -1083,7 +1093,7 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if strings.Contains(h.Value(), "Replaces") {
-		respond(sip.StatusNotImplemented, "Not Implemented: attended transfer")
+		respond(s.attendedTransfer(c, h.Value()))
 		return
 	}
 	num, ok := s.cfg.Numbers[to.User]
@@ -1130,6 +1140,10 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		_ = l.in.ReadAck(req, tx)
 		return
 	}
+	if cs := s.consults.get(req.CallID().Value()); cs != nil && req.CallID().Value() == cs.in.InviteRequest.CallID().Value() {
+		_ = cs.in.ReadAck(req, tx)
+		return
+	}
 	c := s.calls.get(req.CallID().Value())
 	if c == nil {
 		return
@@ -1152,6 +1166,16 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 			_ = out.ReadBye(req, tx)
 		}
 		return
+	}
+	if cs := s.consults.get(req.CallID().Value()); cs != nil {
+		if req.CallID().Value() == cs.in.InviteRequest.CallID().Value() {
+			_ = cs.in.ReadBye(req, tx)
+			return
+		}
+		if out, _ := cs.colleague(); out != nil && req.CallID().Value() == out.InviteRequest.CallID().Value() {
+			_ = out.ReadBye(req, tx)
+			return
+		}
 	}
 	c := s.calls.get(req.CallID().Value())
 	if c == nil {
@@ -1189,6 +1213,10 @@ func (s *Server) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if s.peers.get(req.CallID().Value()) != nil {
 		// Not relayed yet: the leg keeps the media it was set up with.
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: re-INVITE through a node leg", nil))
+		return
+	}
+	if cs := s.consults.get(req.CallID().Value()); cs != nil {
+		s.consultReInvite(cs, req, tx)
 		return
 	}
 	c := s.calls.get(req.CallID().Value())

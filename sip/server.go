@@ -32,6 +32,7 @@ type Router interface {
 	Abandon(ctx context.Context, call acd.CallID) error
 	Complete(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID, by string) error
 	Transfer(ctx context.Context, call acd.CallID, queue string, agent acd.AgentID, target string) error
+	Handover(ctx context.Context, call acd.CallID, queue string, from, to acd.AgentID) error
 	PeerGone(addr string)
 	// Closed counts a call that found its number closed.
 	Closed(queue string)
@@ -157,6 +158,7 @@ type Server struct {
 	pseudo   *pseudo.Pseudonymizer
 	dtls     *media.DTLSIdentity // the certificate of this node's WebRTC legs
 	counters messageCounters     // SIP messages in and out, for /metrics
+	consults byCallID[*consult]  // consultation calls between agents, by both Call-IDs
 	router   Router
 	relay    Relay
 	hold     *media.Source

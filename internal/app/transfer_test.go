@@ -60,3 +60,55 @@ func TestAgentTransfersCallToAnotherQueue(t *testing.T) {
 	assert.Regexp(t, `\|service\|a-[a-z2-7]{16}\|TRANSFER\|billing\|`, string(b))
 	assert.Regexp(t, `\|billing\|NONE\|ENTER\|`, string(b))
 }
+
+// An attended transfer (RFC 5589): agent 1001 talks with the member, holds
+// the call (the member hears music) and calls colleague 1002 by their id;
+// they talk. Then 1001's phone transfers with Replaces: 1001's two calls
+// end, 1002 is on the call in the ACD and 1001 wraps up, and the member and
+// 1002 hear each other, on the legs they already had. When the member
+// hangs up, 1002 wraps up.
+func TestAttendedTransferToColleague(t *testing.T) {
+	n := startNode(t, nil)
+	first := registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	mc := call(t, n, newMember(t), "100")
+	ac := waitAnswered(t, first, 3*time.Second)
+	colleague := registerAgent(t, n, "1002", loadtest.AgentOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	code, err := ac.Hold(ctx, true)
+	require.NoError(t, err)
+	require.Equal(t, 200, code)
+	consult, err := first.Call(ctx, loadtest.CallOptions{Server: n.udp, Number: "1002", From: "1001", Password: password})
+	require.NoError(t, err, "1001 calls 1002")
+	cc := waitAnswered(t, colleague, 3*time.Second)
+	require.Eventually(t, func() bool {
+		return consult.RTP.Stats().ByTag[loadtest.TagAgent] > 10 && cc.RTP.Stats().ByTag[loadtest.TagMember] > 10
+	}, 3*time.Second, 20*time.Millisecond, "the colleagues hear each other")
+	assert.Equal(t, acd.Available, n.agentState(t, "1002"), "a consultation is not an ACD call")
+
+	res, err := ac.TransferTo(ctx, "1002", consult)
+	require.NoError(t, err)
+	require.Equal(t, 202, res.StatusCode, res.Reason)
+	waitClosed(t, ac.Done(), 3*time.Second, "1001's call with the member ends")
+	waitClosed(t, consult.Done(), 3*time.Second, "1001's consultation ends")
+	consult.RTP.Close()
+	n.waitAgentState(t, "1002", acd.OnCall, 2*time.Second)
+	assert.Contains(t, []acd.State{acd.WrapUp, acd.Available}, n.agentState(t, "1001"))
+	select {
+	case <-cc.Done():
+		t.Fatal("the colleague's call ended with the transfer")
+	case <-mc.Done():
+		t.Fatal("the member's call ended with the transfer")
+	default:
+	}
+	heardAgent, heardMember := mc.RTP.Stats().ByTag[loadtest.TagAgent], cc.RTP.Stats().ByTag[loadtest.TagMember]
+	require.Eventually(t, func() bool {
+		return mc.RTP.Stats().ByTag[loadtest.TagAgent] > heardAgent+25 && cc.RTP.Stats().ByTag[loadtest.TagMember] > heardMember+25
+	}, 3*time.Second, 20*time.Millisecond, "the member and the colleague hear each other")
+
+	require.NoError(t, mc.Hangup(ctx))
+	waitClosed(t, cc.Done(), 3*time.Second, "the colleague's call ends with the member's")
+	n.waitAgentState(t, "1002", acd.WrapUp, 2*time.Second)
+	assert.True(t, logged(n, "call handed over (attended transfer)", "agent", "1001", "to", "1002"))
+}
