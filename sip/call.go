@@ -44,14 +44,14 @@ type call struct {
 	agent    acd.AgentID
 	agentLeg atomic.Pointer[media.Leg] // set once the agent answered; read by onReInvite
 	agentDlg atomic.Pointer[sipgo.DialogClientSession]
-	transfer chan string   // queue the agent transferred the call to (REFER), for talk
-	handover chan handover // a consultation the agent transferred the call into (REFER with Replaces), for talk
-	holds    chan hold     // hold and resume from re-INVITEs, for talk
-	talking  atomic.Bool   // talk runs: hold changes are taken
-	closed   *media.Source // the number is closed: play this and hang up
-	urgent   *Emergency    // the number's emergency announcement was on when the call came
-	menu     *Menu         // the number's menu, played before the call queues
-	keys     chan byte     // DTMF keys from the member (RTP and INFO) while a menu listens
+	transfer chan transferTarget // where the agent transferred the call to (REFER), for talk
+	handover chan handover       // a consultation the agent transferred the call into (REFER with Replaces), for talk
+	holds    chan hold           // hold and resume from re-INVITEs, for talk
+	talking  atomic.Bool         // talk runs: hold changes are taken
+	closed   *media.Source       // the number is closed: play this and hang up
+	urgent   *Emergency          // the number's emergency announcement was on when the call came
+	menu     *Menu               // the number's menu, played before the call queues
+	keys     chan byte           // DTMF keys from the member (RTP and INFO) while a menu listens
 
 	cb        *callbackState                            // set once the member asked to be called back and hung up
 	hello     *media.Source                             // played to the member called back, before the bridge
@@ -137,7 +137,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := &call{
 		id: newCallID(), s: s, queue: num.Queue, early: num.Early, prio: num.Priority,
 		codec: codec, telPT: offer.TelEventPT, started: time.Now(), menu: num.Menu, keys: make(chan byte, 8), holds: make(chan hold, 4),
-		transfer: make(chan string, 1), handover: make(chan handover, 1),
+		transfer: make(chan transferTarget, 1), handover: make(chan handover, 1),
 	}
 	lc := s.log.With().
 		Str("call_id", string(c.id)).
@@ -659,6 +659,20 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	return true, nil
 }
 
+// panelHeaders tell an agent's phone or desktop what a call is about
+// before it is answered: the queue, how long the member has waited, and
+// the number's last digits.
+func (c *call) panelHeaders() []sip.Header {
+	hs := []sip.Header{
+		sip.NewHeader("X-Callwerk-Queue", c.queue),
+		sip.NewHeader("X-Callwerk-Waited", strconv.Itoa(int(time.Since(c.started)/time.Second))),
+	}
+	if c.member != nil {
+		hs = append(hs, sip.NewHeader("X-Callwerk-Caller", maskNumber(c.member.InviteRequest.From().Address.User)))
+	}
+	return hs
+}
+
 // maskNumber shows only the last three digits of a caller's number, as
 // the clerk may see it before answering: "+4930123456789" -> "***789".
 // Anything that is not a number shows as "unknown".
@@ -795,10 +809,8 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 	// how long the member has waited, and the number's last digits.
 	// Not to a carrier: what the call is about stays in the house.
 	if fwd == nil {
-		req.AppendHeader(sip.NewHeader("X-Callwerk-Queue", c.queue))
-		req.AppendHeader(sip.NewHeader("X-Callwerk-Waited", strconv.Itoa(int(time.Since(c.started)/time.Second))))
-		if c.member != nil {
-			req.AppendHeader(sip.NewHeader("X-Callwerk-Caller", maskNumber(c.member.InviteRequest.From().Address.User)))
+		for _, h := range c.panelHeaders() {
+			req.AppendHeader(h)
 		}
 	}
 	c.log.Info().Str("agent", string(tg.Agent)).Str("via_node", tg.Peer).Msg("ringing agent")
@@ -993,8 +1005,23 @@ func (c *call) talk(ctx context.Context) error {
 				held, armed = [2]bool{}, time.Now() // the bridge replaced the music
 			}
 			continue
-		case target := <-c.transfer:
-			c.endTransferredLeg(dlg)
+		case tt := <-c.transfer:
+			target := tt.queue
+			if tt.agent != "" {
+				err := c.blindToAgent(tt.agent, &dlg, &agentLeg)
+				if err == nil {
+					held, armed = [2]bool{}, time.Now()
+					continue
+				}
+				if c.memberCtx().Err() != nil {
+					reason, by = errMemberHangup, acd.HangupCaller
+					break
+				}
+				c.log.Info().Err(err).Str("to", string(tt.agent)).Msg("transfer to the agent failed: the call goes back to its queue")
+				target = c.queue
+			} else {
+				c.endTransferredLeg(dlg)
+			}
 			bg, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 			defer cancel()
 			if err := c.s.router.Transfer(bg, c.id, c.queue, c.agent, target); err != nil {
@@ -1096,13 +1123,21 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		respond(s.attendedTransfer(c, h.Value()))
 		return
 	}
-	num, ok := s.cfg.Numbers[to.User]
-	if !ok {
-		respond(sip.StatusNotFound, "Not Found: transfer target is not a configured number")
+	var tt transferTarget
+	if num, ok := s.cfg.Numbers[to.User]; ok {
+		tt.queue = num.Queue
+	} else if _, ok := s.cfg.Agents[to.User]; ok {
+		if len(s.loc.Lookup(to.User)) == 0 {
+			respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable: that agent has no phone registered on this node")
+			return
+		}
+		tt.agent = acd.AgentID(to.User)
+	} else {
+		respond(sip.StatusNotFound, "Not Found: transfer target is neither a configured number nor an agent")
 		return
 	}
 	select {
-	case c.transfer <- num.Queue:
+	case c.transfer <- tt:
 		respond(sip.StatusAccepted, "Accepted")
 	default:
 		respond(sip.StatusRequestPending, "Request Pending: a transfer is under way")

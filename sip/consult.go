@@ -147,7 +147,11 @@ func (s *Server) onConsult(req *sip.Request, tx sip.ServerTransaction) {
 	defer s.consults.drop(inID)
 
 	ctx, cancel := context.WithTimeout(in.Context(), ConsultRingTimeout)
-	outID, out, outLeg, err := s.ringColleague(ctx, cs, bindings[0])
+	var outID string
+	out, outLeg, err := s.ringPhone(ctx, phoneCall{binding: bindings[0], codec: codec,
+		from: caller, display: "Colleague " + caller, to: target,
+		sent:    func(id string) { outID = id; s.consults.put(id, cs) },
+		ringing: func() { _ = in.Respond(sip.StatusRinging, "Ringing", nil) }})
 	cancel()
 	if outID != "" {
 		defer s.consults.drop(outID)
@@ -182,48 +186,66 @@ func (s *Server) onConsult(req *sip.Request, tx sip.ServerTransaction) {
 	s.endConsult(cs)
 }
 
-// ringColleague rings the colleague's phone for cs and returns its
-// answered dialog and relay leg, and the outgoing Call-ID once sent.
-func (s *Server) ringColleague(ctx context.Context, cs *consult, b Binding) (string, *sipgo.DialogClientSession, *media.Leg, error) {
-	leg, err := s.relay.NewLeg(cs.codec)
+// phoneCall is an INVITE to a registered phone for ringPhone.
+type phoneCall struct {
+	binding   Binding
+	codec     media.Codec
+	from      string              // From user
+	display   string              // From display name
+	to        string              // To user: the agent's id
+	sent      func(callID string) // the INVITE is out: register its Call-ID
+	ringing   func()              // the phone rings (180)
+	extraHdrs []sip.Header
+}
+
+// ringPhone rings a registered phone with a fresh relay leg, offering the
+// media its registration calls for (mediaFor), and returns the answered
+// dialog and the leg, set up from the answer and acknowledged; on error
+// the leg is closed and an answer that came is hung up.
+func (s *Server) ringPhone(ctx context.Context, pc phoneCall) (*sipgo.DialogClientSession, *media.Leg, error) {
+	leg, err := s.relay.NewLeg(pc.codec)
 	if err != nil {
-		return "", nil, nil, err
+		return nil, nil, err
 	}
-	req, kind := s.bindingInvite(b)
-	p := offerSDP(leg, cs.codec, -1, nil)
+	req, kind := s.bindingInvite(pc.binding)
+	p := offerSDP(leg, pc.codec, -1, nil)
 	var key media.Crypto
 	switch kind {
 	case sdesSRTP:
 		if key, err = media.NewCrypto(1, media.DefaultSuite); err != nil {
 			leg.Close()
-			return "", nil, nil, err
+			return nil, nil, err
 		}
 		p.Crypto = &key
 	case webRTC:
 		ice, err := leg.StartWebRTC(s.dtls)
 		if err != nil {
 			leg.Close()
-			return "", nil, nil, err
+			return nil, nil, err
 		}
 		p.WebRTC = &ice
 	}
 	req.SetBody(media.BuildSDP(p))
 	req.AppendHeader(contentTypeSDP())
-	from := &sip.FromHeader{DisplayName: "Colleague " + string(cs.caller),
-		Address: sip.Uri{Scheme: "sip", User: string(cs.caller), Host: s.dialog.ContactHDR.Address.Host}, Params: sip.NewParams()}
+	from := &sip.FromHeader{DisplayName: pc.display,
+		Address: sip.Uri{Scheme: "sip", User: pc.from, Host: s.dialog.ContactHDR.Address.Host}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: string(cs.target), Host: req.Recipient.Host, Port: req.Recipient.Port}})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: pc.to, Host: req.Recipient.Host, Port: req.Recipient.Port}})
+	for _, h := range pc.extraHdrs {
+		req.AppendHeader(h)
+	}
 	dlg, err := s.dialog.WriteInvite(ctx, req)
 	if err != nil {
 		leg.Close()
-		return "", nil, nil, err
+		return nil, nil, err
 	}
-	id := req.CallID().Value()
-	s.consults.put(id, cs)
+	if pc.sent != nil {
+		pc.sent(req.CallID().Value())
+	}
 	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
-		if r.StatusCode == sip.StatusRinging {
-			_ = cs.in.Respond(sip.StatusRinging, "Ringing", nil)
+		if r.StatusCode == sip.StatusRinging && pc.ringing != nil {
+			pc.ringing()
 		}
 		return nil
 	}})
@@ -240,13 +262,18 @@ func (s *Server) ringColleague(ctx context.Context, cs *consult, b Binding) (str
 			_ = dlg.Bye(bctx)
 			cancel()
 		}
+	} else if dlg.InviteResponse != nil && dlg.InviteResponse.IsSuccess() { // answered as we gave up
+		bctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+		_ = dlg.Ack(bctx)
+		_ = dlg.Bye(bctx)
+		cancel()
 	}
 	if err != nil {
 		leg.Close()
-		return id, nil, nil, err
+		return nil, nil, err
 	}
 	leg.SetRemote(netip.AddrPortFrom(ans.Addr, uint16(ans.Port)))
-	return id, dlg, leg, nil
+	return dlg, leg, nil
 }
 
 // endConsult hangs up what is left of a consultation: both sides, or only
@@ -291,6 +318,62 @@ func (s *Server) consultReInvite(cs *consult, req *sip.Request, tx sip.ServerTra
 		res.AppendHeader(ct)
 	}
 	_ = tx.Respond(res)
+}
+
+// transferTarget is where a blind transfer (REFER without Replaces) goes:
+// a queue (a configured number), or an agent.
+type transferTarget struct {
+	queue string
+	agent acd.AgentID
+}
+
+// blindToAgent carries out a blind transfer to agent to in talk: the
+// transferring agent's call ends at once (NOTIFY 200, BYE), the member
+// hears hold music while the colleague's phone rings, and when it answers
+// the ACD hands the call over and the member is bridged to it. On error
+// (no answer within ConsultRingTimeout, the member hung up, the colleague
+// not available in the ACD) the caller puts the call back into its queue.
+func (c *call) blindToAgent(to acd.AgentID, dlg **sipgo.DialogClientSession, leg **media.Leg) error {
+	bindings := c.s.loc.Lookup(string(to))
+	if len(bindings) == 0 {
+		return errors.New("no phone registered")
+	}
+	old, oldLeg := *dlg, *leg
+	oldLeg.Close()
+	c.memberLeg.Play(c.s.hold)
+	c.rings.Add(1)
+	go func() {
+		defer c.rings.Done()
+		c.endTransferredLeg(old)
+		c.s.calls.drop(old.InviteRequest.CallID().Value())
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), ConsultRingTimeout)
+	defer cancel()
+	stop := context.AfterFunc(c.memberCtx(), cancel)
+	defer stop()
+	out, outLeg, err := c.s.ringPhone(ctx, phoneCall{binding: bindings[0], codec: c.codec,
+		from: "callwerk", display: "Callwerk " + c.queue, to: string(to), extraHdrs: c.panelHeaders(),
+		sent: func(id string) { c.s.calls.put(id, c) }})
+	if err != nil {
+		return err
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), ByeTimeout)
+	defer hcancel()
+	if err := c.s.router.Handover(hctx, c.id, c.queue, c.agent, to); err != nil {
+		_ = out.Bye(hctx)
+		outLeg.Close()
+		c.s.calls.drop(out.InviteRequest.CallID().Value())
+		return err
+	}
+	c.agentDlg.Store(out)
+	c.agentLeg.Store(outLeg)
+	c.log.Info().Str("agent", string(c.agent)).Str("to", string(to)).Msg("call handed over (blind transfer)")
+	c.agent = to
+	*dlg, *leg = out, outLeg
+	if err := media.Bridge(c.memberLeg, outLeg); err != nil {
+		c.log.Error().Err(err).Msg("bridge after transfer")
+	}
+	return nil
 }
 
 // replacesCallID returns the Call-ID of the Replaces header that a

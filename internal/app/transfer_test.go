@@ -112,3 +112,41 @@ func TestAttendedTransferToColleague(t *testing.T) {
 	n.waitAgentState(t, "1002", acd.WrapUp, 2*time.Second)
 	assert.True(t, logged(n, "call handed over (attended transfer)", "agent", "1001", "to", "1002"))
 }
+
+// A blind transfer to a colleague by agent id: 1001's phone is told it
+// worked and hangs up at once, the member hears hold music while 1002's
+// phone rings, and when 1002 answers the ACD hands the call over and the
+// two hear each other. A target that is no agent gets 404, an agent
+// without a phone 480.
+func TestBlindTransferToAgent(t *testing.T) {
+	n := startNode(t, nil)
+	first := registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	mc := call(t, n, newMember(t), "100")
+	ac := waitAnswered(t, first, 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	res, err := ac.Transfer(ctx, "nobody")
+	require.NoError(t, err)
+	assert.Equal(t, 404, res.StatusCode)
+	res, err = ac.Transfer(ctx, "1003")
+	require.NoError(t, err)
+	assert.Equal(t, 480, res.StatusCode, "1003 has no phone registered")
+
+	colleague := registerAgent(t, n, "1002", loadtest.AgentOptions{AnswerAfter: 500 * time.Millisecond})
+	res, err = ac.Transfer(ctx, "1002")
+	require.NoError(t, err)
+	require.Equal(t, 202, res.StatusCode)
+	waitClosed(t, ac.Done(), 3*time.Second, "1001's phone hangs up after the NOTIFY")
+	cc := waitAnswered(t, colleague, 5*time.Second)
+	n.waitAgentState(t, "1002", acd.OnCall, 2*time.Second)
+	assert.Contains(t, []acd.State{acd.WrapUp, acd.Available}, n.agentState(t, "1001"))
+	heard := mc.RTP.Stats().ByTag[loadtest.TagAgent]
+	require.Eventually(t, func() bool {
+		return mc.RTP.Stats().ByTag[loadtest.TagAgent] > heard+25 && cc.RTP.Stats().ByTag[loadtest.TagMember] > 25
+	}, 3*time.Second, 20*time.Millisecond, "the member and the colleague hear each other")
+	require.NoError(t, cc.Hangup(ctx))
+	waitClosed(t, mc.Done(), 3*time.Second, "the member's call ends with the colleague's")
+	n.waitAgentState(t, "1002", acd.WrapUp, 2*time.Second)
+	assert.True(t, logged(n, "call handed over (blind transfer)", "agent", "1001", "to", "1002"))
+}
