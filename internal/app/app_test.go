@@ -848,7 +848,14 @@ func TestCallRateLimit(t *testing.T) {
 // ("" = none) and returns the status and body.
 func apiCall(t *testing.T, n *node, method, path, tok, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+n.HTTPAddr()+"/api/v1"+path, strings.NewReader(body))
+	return httpCall(t, n, method, "/api/v1"+path, tok, body)
+}
+
+// httpCall sends a request to the node's HTTP server, with the bearer
+// token tok if not empty, and returns the status and body.
+func httpCall(t *testing.T, n *node, method, path, tok, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+n.HTTPAddr()+path, strings.NewReader(body))
 	require.NoError(t, err)
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)

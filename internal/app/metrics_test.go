@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -22,18 +21,7 @@ import (
 func TestMetrics(t *testing.T) {
 	const token = "metrics-token-0123456789abcdef"
 	n := startNode(t, func(c *config.Config) { c.HTTP.APIToken = token })
-	scrape := func(tok string) (int, string) {
-		req, err := http.NewRequest(http.MethodGet, "http://"+n.HTTPAddr()+"/metrics", nil)
-		require.NoError(t, err)
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
-	}
+	scrape := func(tok string) (int, string) { return httpCall(t, n, http.MethodGet, "/metrics", tok, "") }
 	value := func(body, series string) float64 {
 		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(body)
 		require.NotNil(t, m, "no series %s in\n%s", series, body)

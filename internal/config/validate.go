@@ -415,15 +415,7 @@ func (v *validator) callbacks(qs []Queue, ts []Trunk) {
 			continue
 		}
 		path := fmt.Sprintf("queues[%d].callback", i)
-		ti := slices.IndexFunc(ts, func(t Trunk) bool { return t.Name == cb.Trunk })
-		switch {
-		case cb.Trunk == "":
-			v.add(path+".trunk", "must name the trunk callbacks go out over")
-		case ti < 0:
-			v.add(path+".trunk", "no trunk named %q", cb.Trunk)
-		case ts[ti].Outbound == nil:
-			v.add(path+".trunk", "trunk %q has no outbound: set trunks[%d].outbound", cb.Trunk, ti)
-		}
+		v.outboundTrunk(path+".trunk", cb.Trunk, "callbacks", ts)
 		if !menuKeyRE.MatchString(cb.Key) {
 			v.add(path+".key", "must be one of 0-9, * or # (got %q)", cb.Key)
 		}
@@ -755,15 +747,21 @@ func (v *validator) forwards(as []Agent, ts []Trunk) {
 		if !e164RE.MatchString(f.Number) {
 			v.add(path+".number", "must be an international number: +, country code, up to 15 digits (got %q)", f.Number)
 		}
-		ti := slices.IndexFunc(ts, func(t Trunk) bool { return t.Name == f.Trunk })
-		switch {
-		case f.Trunk == "":
-			v.add(path+".trunk", "must name the trunk the agent's calls go out over")
-		case ti < 0:
-			v.add(path+".trunk", "no trunk named %q", f.Trunk)
-		case ts[ti].Outbound == nil:
-			v.add(path+".trunk", "trunk %q has no outbound: set trunks[%d].outbound", f.Trunk, ti)
-		}
+		v.outboundTrunk(path+".trunk", f.Trunk, "the agent's calls", ts)
+	}
+}
+
+// outboundTrunk checks that name (at path) is a trunk calls can go out
+// over: what says who uses it.
+func (v *validator) outboundTrunk(path, name, what string, ts []Trunk) {
+	ti := slices.IndexFunc(ts, func(t Trunk) bool { return t.Name == name })
+	switch {
+	case name == "":
+		v.add(path, "must name the trunk %s go out over", what)
+	case ti < 0:
+		v.add(path, "no trunk named %q", name)
+	case ts[ti].Outbound == nil:
+		v.add(path, "trunk %q has no outbound: set trunks[%d].outbound", name, ti)
 	}
 }
 
