@@ -1007,8 +1007,8 @@ func (c *call) talk(ctx context.Context) error {
 			continue
 		case tt := <-c.transfer:
 			target := tt.queue
-			if tt.agent != "" {
-				err := c.blindToAgent(tt.agent, &dlg, &agentLeg)
+			if tt.agent != "" || tt.number != "" {
+				err := c.blindTransfer(tt, &dlg, &agentLeg)
 				if err == nil {
 					held, armed = [2]bool{}, time.Now()
 					continue
@@ -1017,7 +1017,7 @@ func (c *call) talk(ctx context.Context) error {
 					reason, by = errMemberHangup, acd.HangupCaller
 					break
 				}
-				c.log.Info().Err(err).Str("to", string(tt.agent)).Msg("transfer to the agent failed: the call goes back to its queue")
+				c.log.Info().Err(err).Msg("blind transfer failed: the call goes back to its queue")
 				target = c.queue
 			} else {
 				c.endTransferredLeg(dlg)
@@ -1132,6 +1132,13 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		tt.agent = acd.AgentID(to.User)
+	} else if ot := s.cfg.Transfer; ot != nil {
+		n, err := callbackNumber(to.User, ot.CountryCode, ot.International)
+		if err != nil {
+			respond(sip.StatusForbidden, "Forbidden: transfer target "+err.Error())
+			return
+		}
+		tt.number = n
 	} else {
 		respond(sip.StatusNotFound, "Not Found: transfer target is neither a configured number nor an agent")
 		return
@@ -1159,6 +1166,9 @@ func (c *call) hangupAgent(dlg *sipgo.DialogClientSession) {
 }
 
 func (c *call) complete(by string) {
+	if c.agent == "" {
+		return // transferred outside: the agent's part was completed then
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 	defer cancel()
 	if err := c.s.router.Complete(ctx, c.id, c.queue, c.agent, by); err != nil {

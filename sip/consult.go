@@ -148,7 +148,8 @@ func (s *Server) onConsult(req *sip.Request, tx sip.ServerTransaction) {
 
 	ctx, cancel := context.WithTimeout(in.Context(), ConsultRingTimeout)
 	var outID string
-	out, outLeg, err := s.ringPhone(ctx, phoneCall{binding: bindings[0], codec: codec,
+	req0, kind := s.bindingInvite(bindings[0])
+	out, outLeg, err := s.ringPhone(ctx, phoneCall{req: req0, kind: kind, codec: codec,
 		from: caller, display: "Colleague " + caller, to: target,
 		sent:    func(id string) { outID = id; s.consults.put(id, cs) },
 		ringing: func() { _ = in.Respond(sip.StatusRinging, "Ringing", nil) }})
@@ -186,9 +187,13 @@ func (s *Server) onConsult(req *sip.Request, tx sip.ServerTransaction) {
 	s.endConsult(cs)
 }
 
-// phoneCall is an INVITE to a registered phone for ringPhone.
+// phoneCall is an INVITE for ringPhone: to a registered phone
+// (bindingInvite) or a number over a trunk (forwardRequest).
 type phoneCall struct {
-	binding   Binding
+	req       *sip.Request
+	kind      mediaKind // what to offer
+	username  string    // digest credentials, for a carrier that asks
+	password  string
 	codec     media.Codec
 	from      string              // From user
 	display   string              // From display name
@@ -198,16 +203,16 @@ type phoneCall struct {
 	extraHdrs []sip.Header
 }
 
-// ringPhone rings a registered phone with a fresh relay leg, offering the
-// media its registration calls for (mediaFor), and returns the answered
-// dialog and the leg, set up from the answer and acknowledged; on error
-// the leg is closed and an answer that came is hung up.
+// ringPhone rings a phone with a fresh relay leg, offering pc.kind, and
+// returns the answered dialog and the leg, set up from the answer and
+// acknowledged; on error the leg is closed and an answer that came is
+// hung up.
 func (s *Server) ringPhone(ctx context.Context, pc phoneCall) (*sipgo.DialogClientSession, *media.Leg, error) {
 	leg, err := s.relay.NewLeg(pc.codec)
 	if err != nil {
 		return nil, nil, err
 	}
-	req, kind := s.bindingInvite(pc.binding)
+	req, kind := pc.req, pc.kind
 	p := offerSDP(leg, pc.codec, -1, nil)
 	var key media.Crypto
 	switch kind {
@@ -243,7 +248,7 @@ func (s *Server) ringPhone(ctx context.Context, pc phoneCall) (*sipgo.DialogClie
 	if pc.sent != nil {
 		pc.sent(req.CallID().Value())
 	}
-	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{Username: pc.username, Password: pc.password, OnResponse: func(r *sip.Response) error {
 		if r.StatusCode == sip.StatusRinging && pc.ringing != nil {
 			pc.ringing()
 		}
@@ -321,22 +326,43 @@ func (s *Server) consultReInvite(cs *consult, req *sip.Request, tx sip.ServerTra
 }
 
 // transferTarget is where a blind transfer (REFER without Replaces) goes:
-// a queue (a configured number), or an agent.
+// a queue (a configured number), an agent, or an outside number.
 type transferTarget struct {
-	queue string
-	agent acd.AgentID
+	queue  string
+	agent  acd.AgentID
+	number string // E.164, over Config.Transfer's trunk
 }
 
-// blindToAgent carries out a blind transfer to agent to in talk: the
-// transferring agent's call ends at once (NOTIFY 200, BYE), the member
-// hears hold music while the colleague's phone rings, and when it answers
-// the ACD hands the call over and the member is bridged to it. On error
-// (no answer within ConsultRingTimeout, the member hung up, the colleague
-// not available in the ACD) the caller puts the call back into its queue.
-func (c *call) blindToAgent(to acd.AgentID, dlg **sipgo.DialogClientSession, leg **media.Leg) error {
-	bindings := c.s.loc.Lookup(string(to))
-	if len(bindings) == 0 {
-		return errors.New("no phone registered")
+// OutsideTransfer lets agents transfer calls to numbers outside: over
+// Trunk, national numbers of CountryCode only unless International, never
+// premium-rate or service numbers (callbackNumber's rules).
+type OutsideTransfer struct {
+	Trunk         *Outbound
+	CountryCode   string // "49"
+	International bool
+}
+
+// blindTransfer carries out a blind transfer to an agent or an outside
+// number in talk: the transferring agent's call ends at once (NOTIFY 200,
+// BYE), the member hears hold music while the target rings, and when it
+// answers the member is bridged to it. An agent takes the call over in the
+// ACD (Handover); for an outside number the agent's part of the call is
+// complete and the call leaves the ACD. On error (no answer within
+// ConsultRingTimeout, the member hung up, the colleague not available in
+// the ACD) the caller puts the call back into its queue.
+func (c *call) blindTransfer(tt transferTarget, dlg **sipgo.DialogClientSession, leg **media.Leg) error {
+	pc := phoneCall{codec: c.codec, sent: func(id string) { c.s.calls.put(id, c) }}
+	if tt.agent != "" {
+		bindings := c.s.loc.Lookup(string(tt.agent))
+		if len(bindings) == 0 {
+			return errors.New("no phone registered")
+		}
+		pc.req, pc.kind = c.s.bindingInvite(bindings[0])
+		pc.from, pc.display, pc.to, pc.extraHdrs = "callwerk", "Callwerk "+c.queue, string(tt.agent), c.panelHeaders()
+	} else {
+		t := c.s.cfg.Transfer.Trunk
+		pc.req, pc.kind = c.s.forwardRequest(Forward{Number: tt.number, Trunk: t}), plainRTP
+		pc.from, pc.to, pc.username, pc.password = t.From, tt.number, t.Username, t.Password
 	}
 	old, oldLeg := *dlg, *leg
 	oldLeg.Close()
@@ -351,15 +377,18 @@ func (c *call) blindToAgent(to acd.AgentID, dlg **sipgo.DialogClientSession, leg
 	defer cancel()
 	stop := context.AfterFunc(c.memberCtx(), cancel)
 	defer stop()
-	out, outLeg, err := c.s.ringPhone(ctx, phoneCall{binding: bindings[0], codec: c.codec,
-		from: "callwerk", display: "Callwerk " + c.queue, to: string(to), extraHdrs: c.panelHeaders(),
-		sent: func(id string) { c.s.calls.put(id, c) }})
+	out, outLeg, err := c.s.ringPhone(ctx, pc)
 	if err != nil {
 		return err
 	}
 	hctx, hcancel := context.WithTimeout(context.Background(), ByeTimeout)
 	defer hcancel()
-	if err := c.s.router.Handover(hctx, c.id, c.queue, c.agent, to); err != nil {
+	if tt.agent != "" {
+		err = c.s.router.Handover(hctx, c.id, c.queue, c.agent, tt.agent)
+	} else {
+		err = c.s.router.Complete(hctx, c.id, c.queue, c.agent, "")
+	}
+	if err != nil {
 		_ = out.Bye(hctx)
 		outLeg.Close()
 		c.s.calls.drop(out.InviteRequest.CallID().Value())
@@ -367,8 +396,12 @@ func (c *call) blindToAgent(to acd.AgentID, dlg **sipgo.DialogClientSession, leg
 	}
 	c.agentDlg.Store(out)
 	c.agentLeg.Store(outLeg)
-	c.log.Info().Str("agent", string(c.agent)).Str("to", string(to)).Msg("call handed over (blind transfer)")
-	c.agent = to
+	if tt.agent != "" {
+		c.log.Info().Str("agent", string(c.agent)).Str("to", string(tt.agent)).Msg("call handed over (blind transfer)")
+	} else {
+		c.log.Info().Str("agent", string(c.agent)).Msg("call transferred to an outside number")
+	}
+	c.agent = tt.agent // "" for an outside number: no agent's call in the ACD any more
 	*dlg, *leg = out, outLeg
 	if err := media.Bridge(c.memberLeg, outLeg); err != nil {
 		c.log.Error().Err(err).Msg("bridge after transfer")

@@ -94,6 +94,8 @@ type Config struct {
 	// Forwards are the agents reached at a phone number over a trunk
 	// instead of a registered phone: always present while the node runs.
 	Forwards map[string]Forward
+	// Transfer, if set, lets agents transfer calls to outside numbers.
+	Transfer *OutsideTransfer
 	NonceKey []byte // signs digest nonces; empty = random
 	// PauseReasons are the reasons *22N picks from (N from 1).
 	PauseReasons []string

@@ -549,6 +549,9 @@ func loadPrompts(cfg *config.Config, sc *sip.Config) error {
 			sc.Forwards[ag.ID] = sip.Forward{Number: f.Number, Trunk: outbound[f.Trunk]}
 		}
 	}
+	if t := cfg.Transfer; t != nil {
+		sc.Transfer = &sip.OutsideTransfer{Trunk: outbound[t.Trunk], CountryCode: t.CountryCode, International: t.International}
+	}
 	sc.Queues = make(map[string]sip.QueueMedia, len(cfg.Queues))
 	for _, q := range cfg.Queues {
 		qm := sip.QueueMedia{First: q.AnnounceFirst.D(), Every: q.AnnounceEvery.D(),

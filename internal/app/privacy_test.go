@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -85,8 +86,7 @@ func TestNoCallerNumberInClear(t *testing.T) {
 	code, err := ac.Hold(ctx, true)
 	require.NoError(t, err)
 	require.Equal(t, 200, code)
-	during := dumpRedis(t, ctx, rc) // the call's own records exist only now
-	require.Contains(t, during, "callwerk:call:", "a call record while the call is up")
+	talking := dumpRedis(t, ctx, rc)
 	res, err := ac.Transfer(ctx, "300")
 	require.NoError(t, err)
 	require.Equal(t, 202, res.StatusCode)
@@ -97,7 +97,11 @@ func TestNoCallerNumberInClear(t *testing.T) {
 	// Abandoned while waiting: the agent is paused.
 	require.NoError(t, n.acd.SetPause(ctx, "1001", "break"))
 	mc = dial(numbers[2])
-	time.Sleep(500 * time.Millisecond)
+	var waiting string
+	require.Eventually(t, func() bool { // a waiting call's record exists only now
+		waiting = dumpRedis(t, ctx, rc)
+		return strings.Contains(waiting, "callwerk:call:")
+	}, 3*time.Second, 50*time.Millisecond, "the waiting call is in the store")
 	require.NoError(t, mc.Hangup(ctx))
 
 	// Refused: the queue is empty of available agents and full.
@@ -107,7 +111,7 @@ func TestNoCallerNumberInClear(t *testing.T) {
 	n.stop()                           // flushes the queue log
 
 	// Every place a number could end up.
-	places := []string{"store during a call\n" + during, "log\n" + n.logs.String()}
+	places := []string{"store during a call\n" + talking, "store with a call waiting\n" + waiting, "log\n" + n.logs.String()}
 	mu.Lock()
 	places = append(places, "events\n"+strings.Join(events, "\n"))
 	require.NotEmpty(t, events, "events were published")
@@ -156,6 +160,9 @@ func dumpRedis(t *testing.T, ctx context.Context, rc *redis.Client) string {
 			val, err = rc.XRange(ctx, key, "-", "+").Result()
 		default:
 			val = "(type " + typ + ")"
+		}
+		if errors.Is(err, redis.Nil) {
+			continue // deleted since the scan
 		}
 		require.NoError(t, err, key)
 		fmt.Fprintf(&b, "%s %v\n", key, val)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -149,4 +151,50 @@ func TestBlindTransferToAgent(t *testing.T) {
 	waitClosed(t, mc.Done(), 3*time.Second, "the member's call ends with the colleague's")
 	n.waitAgentState(t, "1002", acd.WrapUp, 2*time.Second)
 	assert.True(t, logged(n, "call handed over (blind transfer)", "agent", "1001", "to", "1002"))
+}
+
+// A blind transfer to an outside number goes out over transfer.trunk: a
+// national number is made international, premium-rate and foreign numbers
+// are refused (403), the outside phone rings while the member hears music,
+// and when it answers the two are connected; the agent wraps up and the
+// call has left the ACD. The member's hang-up ends the outside call.
+func TestBlindTransferToOutsideNumber(t *testing.T) {
+	var mu sync.Mutex
+	var dialled []string
+	outside, err := loadtest.NewAgent("carrier", loadtest.AgentOptions{AnswerAfter: 300 * time.Millisecond,
+		OnInvite: func(req *sip.Request) { mu.Lock(); dialled = append(dialled, req.Recipient.User); mu.Unlock() }})
+	require.NoError(t, err)
+	t.Cleanup(outside.Close)
+	n := startNode(t, func(c *config.Config) {
+		c.Trunks[0].Outbound = &config.Outbound{Address: outside.Addr().String(), From: "+4930999000"}
+		c.Transfer = &config.Transfer{Trunk: "carrier"}
+		c.ApplyDefaults()
+	})
+	first := registerAgent(t, n, "1001", loadtest.AgentOptions{})
+	mc := call(t, n, newMember(t), "100")
+	ac := waitAnswered(t, first, 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	for _, refused := range []string{"09001234567", "+441632960123"} {
+		res, err := ac.Transfer(ctx, refused)
+		require.NoError(t, err)
+		assert.Equal(t, 403, res.StatusCode, refused)
+	}
+	res, err := ac.Transfer(ctx, "030555123")
+	require.NoError(t, err)
+	require.Equal(t, 202, res.StatusCode)
+	waitClosed(t, ac.Done(), 3*time.Second, "the agent's phone hangs up after the NOTIFY")
+	oc := waitAnswered(t, outside, 5*time.Second)
+	mu.Lock()
+	assert.Equal(t, []string{"+4930555123"}, dialled)
+	mu.Unlock()
+	heard := mc.RTP.Stats().ByTag[loadtest.TagAgent]
+	require.Eventually(t, func() bool {
+		return mc.RTP.Stats().ByTag[loadtest.TagAgent] > heard+25 && oc.RTP.Stats().ByTag[loadtest.TagMember] > 25
+	}, 3*time.Second, 20*time.Millisecond, "the member and the outside party hear each other")
+	n.waitAgentState(t, "1001", acd.WrapUp, 2*time.Second)
+	require.NoError(t, mc.Hangup(ctx))
+	waitClosed(t, oc.Done(), 3*time.Second, "the outside call ends with the member's")
+	assert.True(t, logged(n, "call transferred to an outside number", "agent", "1001"))
 }

@@ -63,6 +63,8 @@ type Config struct {
 	Hours    []Hours  `yaml:"hours,omitempty"` // opening hours numbers can keep
 	Queues   []Queue  `yaml:"queues"`          // call queues; at least one
 	Agents   []Agent  `yaml:"agents"`          // clerks: SIP accounts of their phones and their queues
+	// Transfer, if set, lets agents transfer calls to outside numbers.
+	Transfer *Transfer `yaml:"transfer,omitempty"`
 	// QueueLog is a file the queue events are appended to in the style of
 	// Asterisk's queue_log (docs/queue-log.md); empty = no file.
 	QueueLog string `yaml:"queue_log"`
@@ -452,6 +454,16 @@ type Agent struct {
 	// Forward, if set, reaches the agent at a phone number over a trunk
 	// instead of a registered phone (a clerk at home on their own line).
 	Forward *Forward `yaml:"forward,omitempty"`
+}
+
+// Transfer is how agents' blind transfers to outside numbers go out.
+type Transfer struct {
+	Trunk string `yaml:"trunk"` // a trunk with outbound set
+	// CountryCode makes national numbers international and, unless
+	// International, is the only country transfers may go to; default
+	// DefaultCountryCode.
+	CountryCode   string `yaml:"country_code"`
+	International bool   `yaml:"international,omitempty"`
 }
 
 // Forward is where a forwarded agent's calls go.

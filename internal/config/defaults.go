@@ -9,6 +9,9 @@ import (
 // Default* constants). A zero Duration counts as unset here; [Load] keeps a
 // 0s that is written in the file.
 func (c *Config) ApplyDefaults() {
+	if t := c.Transfer; t != nil && t.CountryCode == "" {
+		t.CountryCode = DefaultCountryCode
+	}
 	for i := range c.Queues {
 		if c.Queues[i].Strategy == "" {
 			c.Queues[i].Strategy = DefaultStrategy

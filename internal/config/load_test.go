@@ -110,7 +110,7 @@ func TestParseErrors(t *testing.T) {
 		path string   // if set, a FieldError at this path
 	}{
 		{"unknown key in queue", minimal + "    ringtimeout: 20s\n", []string{"line 4: queues[0].ringtimeout: unknown key (valid: name, ring_timeout, wrapup, strategy, ring_step, weight, skills, max_misses, reject_backoff, max_wait, overflow, max_length, join_empty, leave_when_empty, widen, greeting, announce, announce_first, announce_every, callback)"}, "queues[0].ringtimeout"},
-		{"unknown top-level key", "queue:\n  - name: x\n" + minimal, []string{"line 1: queue: unknown key (valid: node, sip, media, http, store, bus, privacy, networks, trunks, numbers, menus, hours, queues, agents, queue_log, pause_reasons)"}, "queue"},
+		{"unknown top-level key", "queue:\n  - name: x\n" + minimal, []string{"line 1: queue: unknown key (valid: node, sip, media, http, store, bus, privacy, networks, trunks, numbers, menus, hours, queues, agents, transfer, queue_log, pause_reasons)"}, "queue"},
 		{"unknown nested key", "sip:\n  listen: []\n  port: 5060\n" + minimal, []string{"line 3: sip.port: unknown key"}, "sip.port"},
 		{"unknown keys all reported", "node: {nam: x}\nhttp: {listn: x}\n" + minimal, []string{"line 1: node.nam: unknown key", "line 2: http.listn: unknown key"}, "http.listn"},
 		{"duplicate key", minimal + "    name: other\n", []string{"line 4: queues[0].name: duplicate key (first at line 3)"}, "queues[0].name"},

@@ -63,6 +63,12 @@ func (c *Config) Validate() error {
 	v.numbers(c.Numbers, queues, menus, hours)
 	v.agents(c.Agents, queues)
 	v.forwards(c.Agents, c.Trunks)
+	if t := c.Transfer; t != nil {
+		v.outboundTrunk("transfer.trunk", t.Trunk, "transfers to outside numbers", c.Trunks)
+		if !countryCodeRE.MatchString(t.CountryCode) {
+			v.add("transfer.country_code", "must be a country calling code without + or 00, such as 49 (got %q)", t.CountryCode)
+		}
+	}
 	v.pauseReasons(c.PauseReasons)
 	return errors.Join(v.errs...)
 }
