@@ -990,7 +990,8 @@ func (a *ACD) Handover(ctx context.Context, call CallID, queue string, from, to 
 	a.mu.Lock()
 	a.fences[call] = next
 	a.mu.Unlock()
-	if err := a.wrapUp(ctx, call, from, fence, Event{Time: now, Type: "call.handover", Queue: queue, Target: string(to)}); err != nil {
+	ev := Event{Time: now, Type: "call.handover", Queue: queue, Target: string(to)}
+	if err := a.orLater(ctx, "handover", func(ctx context.Context) error { return a.wrapUp(ctx, call, from, fence, ev) }); err != nil {
 		a.log.Warn().Err(err).Msg("handover: wrap-up of the agent who handed over")
 	}
 	a.events.Emit(Event{Time: now, Type: "call.connected", Queue: queue, Agent: to, Call: call})

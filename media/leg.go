@@ -34,14 +34,15 @@ type Leg struct {
 	log   zerolog.Logger
 	drop  zerolog.Logger // relay-wide sampled logger with this leg's fields
 
-	remote atomic.Pointer[remote]    // where to send; never nil
-	peer   atomic.Pointer[bridgeEnd] // bridged peer; written under relay.mu, read per packet
-	telPT  atomic.Int32              // our telephone-event PT on this leg, -1 = unknown
-	out    outStream                 // the stream sent to this leg's far end
-	keys   atomic.Pointer[chan byte] // where DTMF key presses from the far end go; nil: nowhere
-	srtp   atomic.Pointer[legSRTP]   // nil: plain RTP; see StartSRTP
-	srtpMu sync.Mutex                // serialises StartSRTP and StartWebRTC; orders AcceptWebRTC before Close
-	rtc    atomic.Pointer[legRTC]    // nil: not a WebRTC leg; see StartWebRTC
+	remote   atomic.Pointer[remote]    // where to send; never nil
+	peer     atomic.Pointer[bridgeEnd] // bridged peer; written under relay.mu, read per packet
+	telPT    atomic.Int32              // our telephone-event PT on this leg, -1 = unknown
+	out      outStream                 // the stream sent to this leg's far end
+	keys     atomic.Pointer[chan byte] // where DTMF key presses from the far end go; nil: nowhere
+	srtp     atomic.Pointer[legSRTP]   // nil: plain RTP; see StartSRTP
+	srtpMu   sync.Mutex                // serialises StartSRTP and StartWebRTC; orders AcceptWebRTC before Close
+	rtc      atomic.Pointer[legRTC]    // nil: not a WebRTC leg; see StartWebRTC
+	rtcEnded bool                      // EndWebRTC ran: no StartWebRTC any more; under srtpMu
 	// secureOnly: the leg may carry SRTP only; until it has keys it sends
 	// and forwards nothing (a WebRTC leg before its DTLS handshake).
 	secureOnly atomic.Bool

@@ -120,6 +120,9 @@ func (l *Leg) StartWebRTC(id *DTLSIdentity) (ICEParams, error) {
 	rtc.conn = newDTLSPacketConn(l)
 	l.srtpMu.Lock()
 	defer l.srtpMu.Unlock()
+	if l.rtcEnded {
+		return ICEParams{}, errors.New("webrtc: another phone took the leg")
+	}
 	if cur := l.rtc.Load(); cur != nil {
 		return cur.local, nil // several browsers rung with one leg: one set of credentials
 	}
@@ -133,6 +136,7 @@ func (l *Leg) StartWebRTC(id *DTLSIdentity) (ICEParams, error) {
 func (l *Leg) EndWebRTC() {
 	l.srtpMu.Lock()
 	defer l.srtpMu.Unlock()
+	l.rtcEnded = true // a browser fork that starts late gets no WebRTC leg
 	rtc := l.rtc.Load()
 	if rtc == nil {
 		return
@@ -328,9 +332,18 @@ func (l *Leg) receiveSTUN(rtc *legRTC, pkt []byte, src netip.AddrPort) {
 		l.dropped.Add(1)
 		return
 	}
+	// Only the browser whose answer the leg took: other browsers rung with
+	// the same offer know the leg's credentials, not the answer's ufrag.
+	rtc.mu.Lock()
+	remote := rtc.remote
+	rtc.mu.Unlock()
+	if remote == nil { // a check that overtook the answer: the browser checks again
+		l.dropped.Add(1)
+		return
+	}
 	var user stun.Username
 	integrity := stun.NewShortTermIntegrity(rtc.local.Pwd)
-	if user.GetFrom(m) != nil || !strings.HasPrefix(user.String(), rtc.local.Ufrag+":") ||
+	if user.GetFrom(m) != nil || user.String() != rtc.local.Ufrag+":"+remote.Ufrag ||
 		integrity.Check(m) != nil || stun.Fingerprint.Check(m) != nil {
 		l.dropped.Add(1)
 		l.unauth.Add(1)

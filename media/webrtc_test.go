@@ -185,6 +185,10 @@ func TestWebRTCLeg(t *testing.T) {
 
 	assert.Nil(t, b.check(t, web.LocalAddr(), local, "wrong-password-000000000", true), "a check with the wrong password")
 	assert.Equal(t, uint64(1), web.Stats().Unauthentic)
+	loser := newBrowser(t) // rung with the same offer, but its answer was not taken
+	loser.ice.Ufrag = "losr"
+	assert.Nil(t, loser.check(t, web.LocalAddr(), local, local.Pwd, true), "a check from another browser that knows the offer")
+	assert.Equal(t, uint64(2), web.Stats().Unauthentic)
 	res := b.check(t, web.LocalAddr(), local, local.Pwd, true)
 	require.NotNil(t, res, "a check with the leg's credentials is answered")
 	assert.Equal(t, stun.BindingSuccess, res.Type)

@@ -536,16 +536,6 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		}
 		return false, fmt.Errorf("media: %w", err)
 	}
-	// The leg's key, offered to the phones that get SRTP (offersSRTP);
-	// used only if such a phone takes the call.
-	key, err := media.NewCrypto(1, media.DefaultSuite)
-	if err != nil {
-		leg.Close()
-		for _, tg := range targets {
-			c.offerFailed(tg.Agent, acd.Withdrawn)
-		}
-		return false, fmt.Errorf("media: %w", err)
-	}
 	begin := time.Now()
 	ringCtx, cancelRing := context.WithTimeout(ctx, off.RingTimeout)
 	defer cancelRing()
@@ -560,7 +550,8 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	type result struct {
 		i    int
 		dlg  *sipgo.DialogClientSession
-		kind mediaKind // what the phone was offered
+		kind mediaKind    // what the phone was offered
+		key  media.Crypto // its own SDES key, if kind is sdesSRTP
 		err  error
 	}
 	results := make(chan result, len(targets)) // forks never block on it
@@ -571,8 +562,8 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		c.rings.Add(1)
 		go func() {
 			defer c.rings.Done()
-			dlg, kind, err := c.fork(fctx, int32(i), tg, leg, key, &claim)
-			results <- result{i, dlg, kind, err}
+			dlg, kind, key, err := c.fork(fctx, int32(i), tg, leg, &claim)
+			results <- result{i, dlg, kind, key, err}
 		}()
 	}
 	defer func() {
@@ -589,6 +580,12 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 		reported[i] = true
 		if targets[i].Peer != "" && nodeRefused(err) {
 			c.s.router.PeerGone(targets[i].Peer)
+		}
+		var de *sipgo.ErrDialogResponse
+		if targets[i].Peer != "" && errors.As(err, &de) && de.Res.StatusCode == sip.StatusNotAcceptableHere {
+			// The agent's node cannot relay plain RTP to this phone: not the agent's miss.
+			c.offerFailed(targets[i].Agent, acd.Withdrawn)
+			return
 		}
 		c.endOffer(targets[i].Agent, err)
 	}
@@ -639,7 +636,7 @@ func (c *call) ring(ctx context.Context, off acd.Offer) (bool, error) {
 	agent, dlg := targets[win.i].Agent, win.dlg
 	ans, err := media.ParseSDP(dlg.InviteResponse.Body())
 	if err == nil {
-		err = acceptAnswer(leg, win.kind, ans, key)
+		err = acceptAnswer(leg, win.kind, ans, win.key)
 	}
 	if err == nil {
 		leg.SetRemote(netip.AddrPortFrom(ans.Addr, uint16(ans.Port)))
@@ -761,42 +758,47 @@ var errNotRung = errors.New("not rung")
 // fork rings one agent's phone for ring: after tg.After, INVITE, wait for
 // the answer until ctx ends. It returns the dialog if its answer took the
 // call (claim), else why not; an answer that came too late is hung up. It
-// also reports whether the phone was offered SRTP with key.
-func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg, key media.Crypto, claim *atomic.Int32) (*sipgo.DialogClientSession, mediaKind, error) {
+// also reports what media the phone was offered, and the SDES key made for
+// it alone (phones that lose the race must not know the winner's key).
+func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg, claim *atomic.Int32) (*sipgo.DialogClientSession, mediaKind, media.Crypto, error) {
+	var key media.Crypto
 	if tg.After > 0 {
 		t := time.NewTimer(tg.After)
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return nil, plainRTP, errNotRung
+			return nil, plainRTP, key, errNotRung
 		case <-t.C:
 		}
 	}
 	req, kind, fwd, err := c.agentRequest(tg)
 	if err != nil {
-		return nil, kind, err
+		return nil, kind, key, err
 	}
 	p := offerSDP(leg, c.codec, c.telPT, nil)
 	switch kind {
 	case sdesSRTP:
+		if key, err = media.NewCrypto(1, media.DefaultSuite); err != nil {
+			return nil, kind, key, err
+		}
 		p.Crypto = &key
 	case webRTC:
 		ice, err := leg.StartWebRTC(c.s.dtls)
 		if err != nil {
-			return nil, kind, err
+			return nil, kind, key, err
 		}
 		p.WebRTC = &ice
 	}
 	req.SetBody(media.BuildSDP(p))
 	req.AppendHeader(contentTypeSDP())
-	fromUser, toUser := "callwerk", string(tg.Agent)
+	fromUser, toUser, display := "callwerk", string(tg.Agent), "Callwerk "+c.queue
 	var opts sipgo.AnswerOptions
-	if fwd != nil { // the carrier sees the hotline calling the number
-		fromUser, toUser = fwd.Trunk.From, fwd.Number
+	if fwd != nil { // the carrier sees the hotline calling the number, and nothing of the queue
+		fromUser, toUser, display = fwd.Trunk.From, fwd.Number, ""
 		opts.Username, opts.Password = fwd.Trunk.Username, fwd.Trunk.Password
 	}
 	from := &sip.FromHeader{
-		DisplayName: "Callwerk " + c.queue,
+		DisplayName: display,
 		Address:     sip.Uri{Scheme: "sip", User: fromUser, Host: c.s.dialog.ContactHDR.Address.Host},
 		Params:      sip.NewParams(),
 	}
@@ -816,7 +818,7 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 	c.log.Info().Str("agent", string(tg.Agent)).Str("via_node", tg.Peer).Msg("ringing agent")
 	dlg, err := c.s.dialog.WriteInvite(ctx, req)
 	if err != nil {
-		return nil, kind, fmt.Errorf("invite: %w", err)
+		return nil, kind, key, fmt.Errorf("invite: %w", err)
 	}
 	sipCallID := req.CallID().Value()
 	c.s.calls.put(sipCallID, c)
@@ -840,7 +842,7 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 		// Publish the dialog before the ACK: the agent may hang up right
 		// after it, and onBye must find the dialog to end it.
 		c.agentDlg.Store(dlg)
-		return dlg, kind, nil
+		return dlg, kind, key, nil
 	}
 	if dlg.InviteResponse != nil && dlg.InviteResponse.IsSuccess() { // too late, or another phone was first
 		bctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
@@ -855,7 +857,7 @@ func (c *call) fork(ctx context.Context, i int32, tg acd.Target, leg *media.Leg,
 	if cause := context.Cause(ctx); errors.Is(cause, errPeerSilent) {
 		err = cause
 	}
-	return nil, kind, err
+	return nil, kind, key, err
 }
 
 // agentRequest starts the INVITE that rings an agent: to the newest
@@ -1113,6 +1115,10 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		respond(sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
+	if s.carrierLeg(dlg) {
+		respond(sip.StatusForbidden, "Forbidden: only an agent's phone transfers calls")
+		return
+	}
 	h := req.GetHeader("Refer-To")
 	var to sip.Uri
 	if h == nil || sip.ParseUri(strings.Trim(strings.TrimSpace(h.Value()), "<>"), &to) != nil {
@@ -1129,6 +1135,13 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	} else if _, ok := s.cfg.Agents[to.User]; ok {
 		if len(s.loc.Lookup(to.User)) == 0 {
 			respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable: that agent has no phone registered on this node")
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
+		state, err := s.agentState(ctx, acd.AgentID(to.User))
+		cancel()
+		if err != nil || state != acd.Available.String() {
+			respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable: that agent is not available")
 			return
 		}
 		tt.agent = acd.AgentID(to.User)

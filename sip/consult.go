@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -351,7 +352,8 @@ type OutsideTransfer struct {
 // ConsultRingTimeout, the member hung up, the colleague not available in
 // the ACD) the caller puts the call back into its queue.
 func (c *call) blindTransfer(tt transferTarget, dlg **sipgo.DialogClientSession, leg **media.Leg) error {
-	pc := phoneCall{codec: c.codec, sent: func(id string) { c.s.calls.put(id, c) }}
+	var sentID string
+	pc := phoneCall{codec: c.codec, sent: func(id string) { sentID = id; c.s.calls.put(id, c) }}
 	if tt.agent != "" {
 		bindings := c.s.loc.Lookup(string(tt.agent))
 		if len(bindings) == 0 {
@@ -379,6 +381,9 @@ func (c *call) blindTransfer(tt transferTarget, dlg **sipgo.DialogClientSession,
 	defer stop()
 	out, outLeg, err := c.s.ringPhone(ctx, pc)
 	if err != nil {
+		if sentID != "" {
+			c.s.calls.drop(sentID)
+		}
 		return err
 	}
 	hctx, hcancel := context.WithTimeout(context.Background(), ByeTimeout)
@@ -434,11 +439,19 @@ func replacesCallID(referTo string) (string, bool) {
 }
 
 // handover is an attended transfer for talk to carry out; talk answers on
-// result.
+// result. Whoever moves state from pending first decides: talk (carried
+// out) or the REFER's handler (given up after its wait, 503 sent).
 type handover struct {
 	cs     *consult
 	result chan error // buffered
+	state  *atomic.Int32
 }
+
+const (
+	handoverPending = iota
+	handoverTaken
+	handoverAbandoned
+)
 
 // attendedTransfer is the REFER with Replaces in member call c: it finds
 // the consultation the Refer-To names and passes it to c's talk loop.
@@ -457,7 +470,7 @@ func (s *Server) attendedTransfer(c *call, referTo string) (int, string) {
 	if cs.codec.PT != c.codec.PT { // the relay does not transcode
 		return sip.StatusNotAcceptableHere, fmt.Sprintf("Not Acceptable Here: the consultation uses %s, the member %s", cs.codec.Name, c.codec.Name)
 	}
-	h := handover{cs: cs, result: make(chan error, 1)}
+	h := handover{cs: cs, result: make(chan error, 1), state: new(atomic.Int32)}
 	select {
 	case c.handover <- h:
 	default:
@@ -474,7 +487,14 @@ func (s *Server) attendedTransfer(c *call, referTo string) (int, string) {
 			return sip.StatusServiceUnavailable, "Service Unavailable: " + reasonPhrase(err)
 		}
 	case <-time.After(ByeTimeout):
-		return sip.StatusServiceUnavailable, "Service Unavailable: the transfer did not complete in time"
+		if h.state.CompareAndSwap(handoverPending, handoverAbandoned) {
+			return sip.StatusServiceUnavailable, "Service Unavailable: the call is busy, try again"
+		}
+		// talk is carrying it out: its answer decides.
+		if err := <-h.result; err != nil {
+			return sip.StatusServiceUnavailable, "Service Unavailable: the transfer failed"
+		}
+		return sip.StatusAccepted, "Accepted"
 	}
 }
 
@@ -485,25 +505,28 @@ func (s *Server) attendedTransfer(c *call, referTo string) (int, string) {
 // colleague's.
 func (c *call) handOver(h handover, dlg **sipgo.DialogClientSession, leg **media.Leg) error {
 	cs := h.cs
+	if !h.state.CompareAndSwap(handoverPending, handoverTaken) {
+		return errors.New("the REFER gave up waiting")
+	}
 	if cs.caller != c.agent {
 		return fmt.Errorf("the consultation is %s's, the call %s's", cs.caller, c.agent)
 	}
-	if out, _ := cs.colleague(); out == nil {
+	out, outLeg := cs.take() // the consultation's colleague side is ours from now
+	if out == nil {
 		return errors.New("the consultation call has ended")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ByeTimeout)
 	defer cancel()
+	outID := out.InviteRequest.CallID().Value()
 	if err := c.s.router.Handover(ctx, c.id, c.queue, c.agent, cs.target); err != nil {
+		// The clerk keeps the member; the consultation is over.
+		_ = out.Bye(ctx)
+		outLeg.Close()
 		return err
 	}
-	out, outLeg := cs.take()
-	if out == nil { // it ended just now: the colleague hung up, talk will see it
-		cs.mu.Lock()
-		out, outLeg = cs.out, cs.outLeg
-		cs.mu.Unlock()
-	}
 	old, oldLeg := *dlg, *leg
-	c.s.calls.put(out.InviteRequest.CallID().Value(), c)
+	c.s.calls.put(outID, c)
+	c.s.consults.drop(outID) // the colleague's requests go to the member call now
 	c.agentDlg.Store(out)
 	c.agentLeg.Store(outLeg)
 	c.log.Info().Str("agent", string(c.agent)).Str("to", string(cs.target)).Msg("call handed over (attended transfer)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/callwerk/callwerk/acd"
@@ -36,5 +37,21 @@ func (s *Server) forwardRequest(f Forward) *sip.Request {
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: f.Number, Host: t.Addr.Addr().String(), Port: int(t.Addr.Port())})
 	req.SetTransport(strings.ToUpper(t.Transport))
 	req.SetDestination(t.Addr.String())
+	if ct := s.contactFor(t.Transport); ct != nil {
+		req.AppendHeader(ct)
+	}
 	return req
+}
+
+// carrierLeg reports whether dlg goes to a carrier (a forwarded agent, or
+// a call transferred to an outside number): its far end is no agent's
+// phone and may not transfer the call on.
+func (s *Server) carrierLeg(dlg *sipgo.DialogClientSession) bool {
+	dst := dlg.InviteRequest.Destination()
+	for _, f := range s.cfg.Forwards {
+		if f.Trunk != nil && dst == f.Trunk.Addr.String() {
+			return true
+		}
+	}
+	return s.cfg.Transfer != nil && s.cfg.Transfer.Trunk != nil && dst == s.cfg.Transfer.Trunk.Addr.String()
 }
