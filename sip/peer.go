@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -152,15 +153,20 @@ func (s *Server) onPeerInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable: agent not registered here")
 		return
 	}
-	if b := bindings[0]; !s.trustedSource(b.Source) || mediaFor(b) == webRTC {
-		// The SDP is passed on as it is, and the call's node offers plain
-		// RTP through a node: the policy forbids it outside the trusted
-		// networks, and a browser cannot take it.
-		if offer, err := media.ParseSDP(req.Body()); err != nil || !offer.Secure() {
-			log.Info().Msg("plain RTP for an agent who needs encrypted media refused")
-			respond(sip.StatusNotAcceptableHere, "Not Acceptable Here: encrypted media required for this phone, not relayed through a node yet")
+	b := bindings[0]
+	body := req.Body()
+	var an *anchor
+	if kind := mediaFor(b); kind != plainRTP {
+		// The call's node offers plain RTP; this phone needs SRTP or
+		// WebRTC: this node relays the media itself, plain towards the
+		// call's node and encrypted towards the phone.
+		if an, err = s.newAnchor(req.Body(), kind); err != nil {
+			log.Info().Err(err).Msg("node leg: no media for an encrypted phone")
+			respond(sip.StatusNotAcceptableHere, "Not Acceptable Here")
 			return
 		}
+		defer an.close()
+		body = an.offer
 	}
 	in, err := s.dialog.ReadInvite(req, tx)
 	if err != nil {
@@ -173,11 +179,8 @@ func (s *Server) onPeerInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.peers.put(req.CallID().Value(), leg)
 	defer s.peers.drop(req.CallID().Value())
 
-	b := bindings[0]
-	out := sip.NewRequest(sip.INVITE, *b.Contact.Clone())
-	out.SetTransport(b.Transport)
-	out.SetDestination(b.Source)
-	out.SetBody(req.Body())
+	out, _ := s.bindingInvite(b)
+	out.SetBody(body)
 	out.AppendHeader(contentTypeSDP())
 	from := &sip.FromHeader{
 		DisplayName: req.From().DisplayName,
@@ -237,7 +240,18 @@ func (s *Server) onPeerInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err := dlg.Ack(ringCtx); err != nil {
 		log.Warn().Err(err).Msg("ACK to agent failed")
 	}
-	if err := in.RespondSDP(dlg.InviteResponse.Body()); err != nil {
+	answer := dlg.InviteResponse.Body()
+	if an != nil {
+		if answer, err = an.answer(answer); err != nil {
+			log.Warn().Err(err).Msg("node leg: the phone's answer is unusable")
+			bctx, bcancel := context.WithTimeout(context.Background(), ByeTimeout)
+			_ = dlg.Bye(bctx)
+			bcancel()
+			_ = in.Respond(sip.StatusNotAcceptableHere, "Not Acceptable Here", nil)
+			return
+		}
+	}
+	if err := in.RespondSDP(answer); err != nil {
 		bctx, bcancel := context.WithTimeout(context.Background(), ByeTimeout)
 		_ = dlg.Bye(bctx)
 		bcancel()
@@ -268,4 +282,88 @@ func (s *Server) onPeerInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c()
 	}
 	log.Info().Msg("node leg ended")
+}
+
+// anchor is the media a node relays itself for a node leg to a phone that
+// needs encryption: a plain leg towards the call's node, an SRTP or WebRTC
+// leg towards the phone, bridged once the phone answers.
+type anchor struct {
+	kind          mediaKind
+	codec         media.Codec
+	tel           int
+	key           media.Crypto
+	toNode, phone *media.Leg
+	offer         []byte // the SDP offered to the phone
+}
+
+// newAnchor opens the two legs for the call node's offer and makes the
+// offer for the phone.
+func (s *Server) newAnchor(nodeOffer []byte, kind mediaKind) (*anchor, error) {
+	offer, err := media.ParseSDP(nodeOffer)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := offer.Negotiate()
+	if err != nil {
+		return nil, err
+	}
+	an := &anchor{kind: kind, codec: codec, tel: offer.TelEventPT}
+	if an.toNode, err = s.relay.NewLeg(codec); err != nil {
+		return nil, err
+	}
+	if err = an.toNode.AnswerSRTP(offer); err != nil { // plain, from a node
+		an.close()
+		return nil, err
+	}
+	an.toNode.SetRemote(netip.AddrPortFrom(offer.Addr, uint16(offer.Port)))
+	an.toNode.SetTelephoneEvent(offer.TelEventPT)
+	if an.phone, err = s.relay.NewLeg(codec); err != nil {
+		an.close()
+		return nil, err
+	}
+	p := offerSDP(an.phone, codec, an.tel, nil)
+	switch kind {
+	case sdesSRTP:
+		if an.key, err = media.NewCrypto(1, media.DefaultSuite); err != nil {
+			an.close()
+			return nil, err
+		}
+		p.Crypto = &an.key
+	case webRTC:
+		ice, err := an.phone.StartWebRTC(s.dtls)
+		if err != nil {
+			an.close()
+			return nil, err
+		}
+		p.WebRTC = &ice
+	}
+	an.offer = media.BuildSDP(p)
+	return an, nil
+}
+
+// answer takes the phone's answer, bridges the legs and returns the
+// answer for the call's node.
+func (an *anchor) answer(phoneAnswer []byte) ([]byte, error) {
+	ans, err := media.ParseSDP(phoneAnswer)
+	if err != nil {
+		return nil, err
+	}
+	if err := acceptAnswer(an.phone, an.kind, ans, an.key); err != nil {
+		return nil, err
+	}
+	an.phone.SetRemote(netip.AddrPortFrom(ans.Addr, uint16(ans.Port)))
+	an.phone.SetTelephoneEvent(ans.TelEventPT)
+	if err := media.Bridge(an.toNode, an.phone); err != nil {
+		return nil, err
+	}
+	return legSDP(an.toNode, an.codec, an.tel, ""), nil
+}
+
+func (an *anchor) close() {
+	if an.toNode != nil {
+		an.toNode.Close()
+	}
+	if an.phone != nil {
+		an.phone.Close()
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/callwerk/callwerk/internal/redistest"
+	"github.com/callwerk/callwerk/internal/testcert"
 	"github.com/callwerk/callwerk/loadtest"
 )
 
@@ -112,6 +113,7 @@ func freePort(t *testing.T, network string) int {
 type node struct {
 	name string
 	sip  string // host:port, UDP
+	tls  string // host:port of the TLS listener, if any
 	http string
 	cmd  *exec.Cmd
 	log  *bytes.Buffer
@@ -143,8 +145,21 @@ func startNodeOn(t *testing.T, name string, mediaBase int, bus string) *node {
 // startNodeAt starts node name with bus and store (a Redis URL).
 func startNodeAt(t *testing.T, name string, mediaBase int, bus, store string) *node {
 	t.Helper()
+	return startNodeWith(t, name, mediaBase, bus, store, nil)
+}
+
+// startNodeWith is startNodeAt with, if cert is not nil, a TLS listener
+// (node.tls) presenting it.
+func startNodeWith(t *testing.T, name string, mediaBase int, bus, store string, cert *testcert.Files) *node {
+	t.Helper()
 	n := &node{name: name, log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
 	n.sip = fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
+	listen, tlsConf := fmt.Sprintf("%q", "udp:"+n.sip), ""
+	if cert != nil {
+		n.tls = fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
+		listen += fmt.Sprintf(", %q", "tls:"+n.tls)
+		tlsConf = fmt.Sprintf("\n  tls: {cert_file: %q, key_file: %q}", cert.Cert, cert.Key)
+	}
 	n.http = fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 	var agents strings.Builder
 	for _, id := range agentIDs() {
@@ -156,7 +171,7 @@ func startNodeAt(t *testing.T, name string, mediaBase int, bus, store string) *n
   lease: %s
   drain_timeout: 5s
 sip:
-  listen: ["udp:%s"]
+  listen: [%s]%s
   max_call_rate: 0
 media:
   ports: "%d-%d"
@@ -174,7 +189,7 @@ numbers:
 queues:
   - {name: service, ring_timeout: 10s, wrapup: 0s}
 agents:
-%s`, name, secret, lease, n.sip, mediaBase, mediaBase+999, n.http, apiToken, store, bus, agents.String())
+%s`, name, secret, lease, listen, tlsConf, mediaBase, mediaBase+999, n.http, apiToken, store, bus, agents.String())
 	path := filepath.Join(t.TempDir(), name+".yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 
