@@ -55,7 +55,7 @@ type Leg struct {
 	readers sync.WaitGroup
 
 	rx, tx, dropped, played, rtcpRx, rtcpTx atomic.Uint64
-	unauth                                  atomic.Uint64 // SRTP/SRTCP packets that failed authentication or the replay check
+	unauth, unauthRTCP                      atomic.Uint64 // SRTP, SRTCP packets that failed authentication or the replay check
 	rtcpFrom                                atomic.Uint64 // where the far end's RTCP comes from (addrKey), 0 = not seen
 	lastRx                                  atomic.Int64  // Unix ns of the last RTP packet accepted from the far end
 }
@@ -82,7 +82,9 @@ type LegStats struct {
 	PlayedFrames uint64 // player frames sent
 	RTCPPackets  uint64 // datagrams read on the RTCP socket
 	RTCPSent     uint64 // RTCP packets sent to the far end (forwarded from the bridged peer)
-	Unauthentic  uint64 // SRTP and SRTCP packets refused: failed authentication, or replayed
+	Unauthentic  uint64 // SRTP packets refused: failed authentication, or replayed
+	// UnauthenticRTCP are SRTCP packets refused likewise.
+	UnauthenticRTCP uint64
 }
 
 // NewLeg binds an RTP/RTCP port pair from the pool on the pool's address
@@ -310,13 +312,14 @@ func (l *Leg) Close() error {
 // Stats returns the leg's counters.
 func (l *Leg) Stats() LegStats {
 	return LegStats{
-		RxPackets:    l.rx.Load(),
-		TxPackets:    l.tx.Load(),
-		Dropped:      l.dropped.Load(),
-		PlayedFrames: l.played.Load(),
-		RTCPPackets:  l.rtcpRx.Load(),
-		RTCPSent:     l.rtcpTx.Load(),
-		Unauthentic:  l.unauth.Load(),
+		RxPackets:       l.rx.Load(),
+		TxPackets:       l.tx.Load(),
+		Dropped:         l.dropped.Load(),
+		PlayedFrames:    l.played.Load(),
+		RTCPPackets:     l.rtcpRx.Load(),
+		RTCPSent:        l.rtcpTx.Load(),
+		Unauthentic:     l.unauth.Load(),
+		UnauthenticRTCP: l.unauthRTCP.Load(),
 	}
 }
 

@@ -60,6 +60,7 @@ func (s *LegStats) add(o LegStats) {
 	s.RTCPPackets += o.RTCPPackets
 	s.RTCPSent += o.RTCPSent
 	s.Unauthentic += o.Unauthentic
+	s.UnauthenticRTCP += o.UnauthenticRTCP
 }
 
 // Option configures a Relay.

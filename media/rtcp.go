@@ -134,7 +134,10 @@ func (l *Leg) receiveRTCP(pkt []byte, src netip.AddrPort) {
 	if sec := l.srtp.Load(); sec != nil {
 		plain, err := sec.in.UnprotectRTCP(pkt)
 		if err != nil {
-			l.unauth.Add(1)
+			l.unauthRTCP.Add(1)
+			if e := l.drop.Debug(); e.Enabled() {
+				e.Err(err).Str("src", src.String()).Msg("srtcp packet refused")
+			}
 			return
 		}
 		pkt = plain

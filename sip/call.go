@@ -237,6 +237,9 @@ func (s legStats) MarshalZerologObject(e *zerolog.Event) {
 	if s.Unauthentic > 0 {
 		e.Uint64("unauthentic", s.Unauthentic)
 	}
+	if s.UnauthenticRTCP > 0 {
+		e.Uint64("unauthentic_rtcp", s.UnauthenticRTCP)
+	}
 }
 
 // refuseRetry answers 503 with a Retry-After of retryAfter seconds.
