@@ -131,7 +131,11 @@ func (l *Leg) receiveRTCP(pkt []byte, src netip.AddrPort) {
 	if !far.IsValid() || src.Addr() != far.Addr() {
 		return // not from the leg's far end
 	}
-	if sec := l.srtp.Load(); sec != nil {
+	sec := l.srtp.Load()
+	if sec == nil && l.secureOnly.Load() {
+		return // a WebRTC leg before its keys: nothing is authentic yet
+	}
+	if sec != nil {
 		plain, err := sec.in.UnprotectRTCP(pkt)
 		if err != nil {
 			l.unauthRTCP.Add(1)
@@ -161,6 +165,8 @@ func (l *Leg) receiveRTCP(pkt []byte, src netip.AddrPort) {
 		if pkt, err = sec.out.ProtectRTCP(pkt); err != nil {
 			return
 		}
+	} else if to.secureOnly.Load() {
+		return // no plain RTCP to a WebRTC leg before its keys
 	}
 	if _, err := conn.WriteToUDPAddrPort(pkt, dst); err == nil {
 		to.rtcpTx.Add(1)

@@ -197,6 +197,13 @@ func TestWebRTCLeg(t *testing.T) {
 	require.NoError(t, mapped.GetFrom(res))
 	assert.Equal(t, int(b.addr().Port()), mapped.Port)
 	assert.Equal(t, b.addr(), web.remote.Load().latched, "the checked address is the leg's far end")
+	early := newPhone(t, 0) // the member's RTCP, before DTLS: not passed on in clear
+	rr0, err := (&rtcp.ReceiverReport{SSRC: 0x11}).Marshal()
+	require.NoError(t, err)
+	_, err = early.conn.WriteToUDPAddrPort(rr0, rtcpAddr(m))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return m.Stats().RTCPPackets == 1 }, time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
 	select {
 	case p := <-b.media:
 		t.Fatalf("the browser got %d bytes before DTLS", len(p))
@@ -236,7 +243,7 @@ func TestWebRTCLeg(t *testing.T) {
 	require.NoError(t, err)
 	_, err = memberRTCP.conn.WriteToUDPAddrPort(rr, rtcpAddr(m))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return m.Stats().RTCPPackets == 1 }, time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return m.Stats().RTCPPackets == 2 }, time.Second, 5*time.Millisecond)
 	sr, err := (&rtcp.SenderReport{SSRC: 0x22}).Marshal()
 	require.NoError(t, err)
 	encSR, err := tx.ProtectRTCP(sr)
